@@ -1,0 +1,27 @@
+// Query parameters as they arrive on the wire, and strict decoding of their scalar types.
+#ifndef ATIPAY_LEX_PARAMS_H_
+#define ATIPAY_LEX_PARAMS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace atipay::lex {
+
+// Decoded (percent-decoded) key/value pairs in URL order; arrays are repeated keys.
+using ParamList = std::vector<std::pair<std::string, std::string>>;
+
+// Strict forms, as the reference's lex-schema params decoder: integers match ^-?\d+$ and
+// fit in 64 bits; booleans are exactly "true" or "false".
+std::optional<std::int64_t> DecodeIntegerParam(std::string_view text);
+std::optional<bool> DecodeBooleanParam(std::string_view text);
+
+// Encodes params back into a query string ("a=1&b=x%20y"), for clients.
+std::string EncodeQueryString(const ParamList& params);
+
+}  // namespace atipay::lex
+
+#endif  // ATIPAY_LEX_PARAMS_H_
