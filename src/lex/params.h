@@ -19,6 +19,11 @@ using ParamList = std::vector<std::pair<std::string, std::string>>;
 std::optional<std::int64_t> DecodeIntegerParam(std::string_view text);
 std::optional<bool> DecodeBooleanParam(std::string_view text);
 
+// Text forms of param values, for clients building a ParamList.
+inline std::string ParamText(bool v) { return v ? "true" : "false"; }
+inline std::string ParamText(std::int64_t v) { return std::to_string(v); }
+inline std::string ParamText(const std::string& v) { return v; }
+
 // Encodes params back into a query string ("a=1&b=x%20y"), for clients.
 std::string EncodeQueryString(const ParamList& params);
 
