@@ -65,6 +65,19 @@ std::string DocEmitter::CppType(const Node& node, const std::string& owner) {
       return CppType(model_.catalog().Resolve(node.ref)->def->node, owner);
     }
     case Kind::kUnion: {
+      // Inside its own definition a union goes by its alias; elsewhere it is spelled out, so
+      // no header needs another's aliases.
+      if (model_.OwnerOf(&node) == owner) return model_.UnionName(&node);
+      return VariantType(node, owner);
+    }
+    default:
+      return "void";
+  }
+}
+
+std::string DocEmitter::VariantType(const Node& node, const std::string& owner) {
+  {
+    {
       std::string out = "std::variant<";
       bool first = true;
       for (const StructInfo* info : UnionMembers(node)) {
@@ -75,8 +88,6 @@ std::string DocEmitter::CppType(const Node& node, const std::string& owner) {
       if (!node.closed) out += std::string(first ? "" : ", ") + kLex + "UnknownUnionMember";
       return out + ">";
     }
-    default:
-      return "void";
   }
 }
 

@@ -61,7 +61,7 @@ void DocEmitter::EmitInlineTypes(const Node& node, const std::string& owner, boo
       break;
     case Kind::kUnion:
       Comment(node.description, "", out);
-      out += "using " + model_.UnionName(&node) + " = " + CppType(node, owner) + ";\n\n";
+      out += "using " + model_.UnionName(&node) + " = " + VariantType(node, owner) + ";\n\n";
       break;
     default:
       break;
@@ -101,7 +101,7 @@ void DocEmitter::EmitStructDecl(const StructInfo& info, std::string& out) {
       out += "  std::optional<" + f.type + "> " + f.member + ";\n";
       if (!p.required && HasDefault(*p.type)) {
         out += "  " + f.type + " " + f.member + "_or_default() const { return " + f.member +
-               " ? *" + f.member + " : " + f.type + "(" + DefaultLiteral(*p.type) + "); }\n";
+               " ? *" + f.member + " : " + DefaultLiteral(*p.type) + "; }\n";
       }
     } else {
       out += "  // Absent, null, or a value.\n";

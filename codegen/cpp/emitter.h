@@ -22,6 +22,7 @@ class DocEmitter {
  private:
   // --- code.cc: types and expressions for one value ---
   std::string CppType(const lexicon::Node& node, const std::string& owner);
+  std::string VariantType(const lexicon::Node& union_node, const std::string& owner);
   std::string StructType(const StructInfo& info, const std::string& owner, bool via_ref);
   // A bool expression that parses json `j` into `t` at path `p`, reporting into `errors`.
   std::string ParseExpr(const lexicon::Node& node, const std::string& owner, const std::string& j,
