@@ -21,16 +21,19 @@ class Path {
   Path Index(std::size_t index) const { return Path(this, {}, index, true); }
 
   std::string ToString() const;
+  // How many keys and indexes lie between this path and its root.
+  int depth() const { return depth_; }
 
  private:
   constexpr Path(const Path* parent, std::string_view key, std::size_t index, bool is_index)
-      : parent_(parent), key_(key), index_(index), is_index_(is_index) {}
+      : parent_(parent), key_(key), index_(index), is_index_(is_index), depth_(parent->depth_ + 1) {}
   void AppendTo(std::string& out) const;
 
   const Path* parent_ = nullptr;
   std::string_view key_;
   std::size_t index_ = 0;
   bool is_index_ = false;
+  int depth_ = 0;
 };
 
 // Collects the first validation failure. Parsers stop at the first error, as the reference does.

@@ -23,7 +23,6 @@ inline constexpr std::uint32_t kTidClockIdMask = 0x3ff;
 std::string EncodeTid(std::uint64_t value);
 // Decodes a TID; nullopt unless it matches ^[234567abcdefghij][234567a-z]{12}$.
 std::optional<std::uint64_t> DecodeTid(std::string_view text);
-inline bool IsValidTid(std::string_view text) { return DecodeTid(text).has_value(); }
 
 // Builds a TID from microseconds since the epoch (clamped to 0 .. 2^53-1) and a 10-bit clock id.
 std::string MakeTid(std::int64_t timestamp_us, std::uint32_t clock_id);

@@ -180,6 +180,10 @@ bool ParseUnknown(const boost::json::value& v, boost::json::object& out, const P
 
 const boost::json::object* ExpectObject(const boost::json::value& v, const Path& path,
                                         Errors& errors) {
+  if (path.depth() > kMaxValidationDepth) {
+    errors.Fail(path, "is nested too deeply");
+    return nullptr;
+  }
   const boost::json::object* obj = v.if_object();
   if (obj == nullptr) errors.Fail(path, "must be an object");
   return obj;
@@ -204,6 +208,10 @@ boost::json::value WithType(boost::json::value object, std::string_view type) {
 
 const boost::json::array* ExpectArray(const boost::json::value& v, const ArrayConstraints& c,
                                       const Path& path, Errors& errors) {
+  if (path.depth() > kMaxValidationDepth) {
+    errors.Fail(path, "is nested too deeply");
+    return nullptr;
+  }
   const boost::json::array* array = v.if_array();
   if (array == nullptr) {
     errors.Fail(path, "must be an array");

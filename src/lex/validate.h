@@ -82,7 +82,9 @@ bool MimeTypeAccepted(std::string_view mime, std::span<const std::string_view> a
 bool ParseUnknown(const boost::json::value& v, boost::json::object& out, const Path& path,
                   Errors& errors);
 
-// Containers.
+// Containers. Nesting deeper than kMaxValidationDepth is refused rather than recursed into,
+// so validation stays within a bounded stack whatever value it is given.
+inline constexpr int kMaxValidationDepth = 256;
 const boost::json::object* ExpectObject(const boost::json::value& v, const Path& path,
                                         Errors& errors);
 const boost::json::array* ExpectArray(const boost::json::value& v, const ArrayConstraints& c,

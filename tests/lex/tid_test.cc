@@ -1,3 +1,4 @@
+#include "lex/formats.h"
 #include "lex/tid.h"
 
 #include <gtest/gtest.h>

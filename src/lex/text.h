@@ -1,0 +1,35 @@
+// UTF-8 checks and grapheme counting for Lexicon string constraints
+// (minGraphemes / maxGraphemes count Unicode extended grapheme clusters, UAX #29).
+#ifndef ATIPAY_LEX_TEXT_H_
+#define ATIPAY_LEX_TEXT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace atipay::lex {
+
+// Strict UTF-8: no overlong forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF,
+// no truncated sequences.
+bool IsValidUtf8(std::string_view s);
+
+// Extended grapheme clusters (ICU character break iterator). Pure ASCII is counted without
+// ICU: one cluster per byte, except that "\r\n" is one cluster. Ill-formed UTF-8 is counted
+// as ICU sees it (each bad sequence becomes U+FFFD); validate first if that matters.
+std::size_t CountGraphemes(std::string_view utf8);
+
+// True when min <= graphemes(utf8) <= max (either bound optional). A string of N bytes has
+// at most N clusters, so the byte length alone settles "N <= max" and "N < min"; otherwise
+// the count stops as soon as the answer is known (one past max, or at min).
+//
+// If `counted` is given it receives the exact count when the whole string was counted.
+// When the answer came earlier it receives a stand-in on the same side of min and of max as
+// the exact count (for min <= max): the byte length, or the count reached when counting
+// stopped. So `*counted > *max` tells a caller that the max bound is the one that failed.
+bool CheckGraphemes(std::string_view utf8, std::optional<std::int64_t> min,
+                    std::optional<std::int64_t> max, std::size_t* counted = nullptr);
+
+}  // namespace atipay::lex
+
+#endif  // ATIPAY_LEX_TEXT_H_
