@@ -192,9 +192,11 @@ std::string DocEmitter::ParseExpr(const Node& node, const std::string& owner, co
       return model_.Namespace(*info->doc) + "::Parse(" + j + ", " + target + tail;
     }
     case Kind::kUnion: {
-      std::string code = "[&]() -> bool { const std::optional<std::string_view> type = " +
-                         std::string(kLex) + "UnionType(" + j + ", " + p +
-                         ", errors); if (!type) return false; ";
+      // One statement per line: compilers stop tracking columns on very long lines.
+      const std::string nl = "\n      ";
+      std::string code = "[&]() -> bool {" + nl + "const std::optional<std::string_view> type = " +
+                         std::string(kLex) + "UnionType(" + j + ", " + p + ", errors);" + nl +
+                         "if (!type) return false;" + nl;
       std::vector<const StructInfo*> members = UnionMembers(node);
       for (std::size_t i = 0; i < members.size(); ++i) {
         const StructInfo* info = members[i];
@@ -203,16 +205,16 @@ std::string DocEmitter::ParseExpr(const Node& node, const std::string& owner, co
         if (boxed) target += ".Emplace()";
         code += "if (" + std::string(kLex) + "UnionTypeMatches(*type, " +
                 StringLiteral(info->type_id) + ")) return " + model_.Namespace(*info->doc) +
-                "::Parse(" + j + ", " + target + tail + "; ";
+                "::Parse(" + j + ", " + target + tail + ";" + nl;
       }
       if (node.closed) {
         std::vector<std::string> ids;
         for (const std::string& r : node.refs) ids.push_back(TypeIdOf(r));
-        code += "return " + std::string(kLex) + "FailClosedUnion(" + StringList(ids) + tail + "; }()";
+        code += "return " + std::string(kLex) + "FailClosedUnion(" + StringList(ids) + tail + ";\n    }()";
       } else {
-        code += "if (!" + std::string(kLex) + "CheckDataModel(" + j + tail + ") return false; (" + t +
-                ").emplace<" + std::to_string(members.size()) + ">().value = (" + j +
-                ").get_object(); return true; }()";
+        code += "if (!" + std::string(kLex) + "CheckDataModel(" + j + tail + ") return false;" + nl +
+                "(" + t + ").emplace<" + std::to_string(members.size()) + ">().value = (" + j +
+                ").get_object();" + nl + "return true;\n    }()";
       }
       return code;
     }
@@ -242,20 +244,21 @@ std::string DocEmitter::ToJsonExpr(const Node& node, const std::string& owner, c
     }
     case Kind::kUnion: {
       std::vector<const StructInfo*> members = UnionMembers(node);
-      std::string code = "[&]() -> boost::json::value { switch ((" + v + ").index()) { ";
+      const std::string nl = "\n      ";
+      std::string code = "[&]() -> boost::json::value {" + nl + "switch ((" + v + ").index()) {" + nl;
       for (std::size_t i = 0; i < members.size(); ++i) {
         const StructInfo* info = members[i];
         bool boxed = model_.Boxed(owner, info->owner, true);
         std::string get = "std::get<" + std::to_string(i) + ">(" + v + ")";
         code += "case " + std::to_string(i) + ": return " + kLex + "WithType(" +
                 model_.Namespace(*info->doc) + "::ToJson(" + (boxed ? "*" + get : get) + "), " +
-                StringLiteral(info->type_id) + "); ";
+                StringLiteral(info->type_id) + ");" + nl;
       }
       if (!node.closed) {
         code += "case " + std::to_string(members.size()) + ": return " + kLex + "ToJson(std::get<" +
-                std::to_string(members.size()) + ">(" + v + ")); ";
+                std::to_string(members.size()) + ">(" + v + "));" + nl;
       }
-      return code + "} return boost::json::value(); }()";
+      return code + "}" + nl + "return boost::json::value();\n    }()";
     }
     default:
       return std::string(kLex) + "ToJson(" + v + ")";

@@ -88,13 +88,33 @@ bool Parse(const boost::json::value& json, Record& out, const ::atipay::lex::Pat
   }
   // embed
   out.embed.reset();
-  if (fields[2] != nullptr && ![&]() -> bool { const std::optional<std::string_view> type = ::atipay::lex::UnionType(*fields[2], path.Key("embed"), errors); if (!type) return false; if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) return ::lexicons::com::example::golden::post::Parse(*fields[2], (out.embed.emplace()).emplace<0>(), path.Key("embed"), errors); if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.defs#kinds")) return ::lexicons::com::example::golden::defs::Parse(*fields[2], (out.embed.emplace()).emplace<1>(), path.Key("embed"), errors); if (!::atipay::lex::CheckDataModel(*fields[2], path.Key("embed"), errors)) return false; (out.embed.emplace()).emplace<2>().value = (*fields[2]).get_object(); return true; }()) return false;
+  if (fields[2] != nullptr && ![&]() -> bool {
+      const std::optional<std::string_view> type = ::atipay::lex::UnionType(*fields[2], path.Key("embed"), errors);
+      if (!type) return false;
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) return ::lexicons::com::example::golden::post::Parse(*fields[2], (out.embed.emplace()).emplace<0>(), path.Key("embed"), errors);
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.defs#kinds")) return ::lexicons::com::example::golden::defs::Parse(*fields[2], (out.embed.emplace()).emplace<1>(), path.Key("embed"), errors);
+      if (!::atipay::lex::CheckDataModel(*fields[2], path.Key("embed"), errors)) return false;
+      (out.embed.emplace()).emplace<2>().value = (*fields[2]).get_object();
+      return true;
+    }()) return false;
   // labels
   out.labels.reset();
-  if (fields[3] != nullptr && ![&]() -> bool { const std::optional<std::string_view> type = ::atipay::lex::UnionType(*fields[3], path.Key("labels"), errors); if (!type) return false; if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) return ::lexicons::com::example::golden::post::Parse(*fields[3], (out.labels.emplace()).emplace<0>(), path.Key("labels"), errors); return ::atipay::lex::FailClosedUnion(kC4, path.Key("labels"), errors); }()) return false;
+  if (fields[3] != nullptr && ![&]() -> bool {
+      const std::optional<std::string_view> type = ::atipay::lex::UnionType(*fields[3], path.Key("labels"), errors);
+      if (!type) return false;
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) return ::lexicons::com::example::golden::post::Parse(*fields[3], (out.labels.emplace()).emplace<0>(), path.Key("labels"), errors);
+      return ::atipay::lex::FailClosedUnion(kC4, path.Key("labels"), errors);
+    }()) return false;
   // replies
   out.replies.reset();
-  if (fields[4] != nullptr && !::atipay::lex::ParseArray(*fields[4], out.replies.emplace(), kC5, path.Key("replies"), errors, [](const boost::json::value& j0, RecordRepliesItem& t0, const ::atipay::lex::Path& p0, ::atipay::lex::Errors& errors) { return [&]() -> bool { const std::optional<std::string_view> type = ::atipay::lex::UnionType(j0, p0, errors); if (!type) return false; if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post")) return ::lexicons::com::example::golden::post::Parse(j0, (t0).emplace<0>().Emplace(), p0, errors); if (!::atipay::lex::CheckDataModel(j0, p0, errors)) return false; (t0).emplace<1>().value = (j0).get_object(); return true; }(); })) return false;
+  if (fields[4] != nullptr && !::atipay::lex::ParseArray(*fields[4], out.replies.emplace(), kC5, path.Key("replies"), errors, [](const boost::json::value& j0, RecordRepliesItem& t0, const ::atipay::lex::Path& p0, ::atipay::lex::Errors& errors) { return [&]() -> bool {
+      const std::optional<std::string_view> type = ::atipay::lex::UnionType(j0, p0, errors);
+      if (!type) return false;
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post")) return ::lexicons::com::example::golden::post::Parse(j0, (t0).emplace<0>().Emplace(), p0, errors);
+      if (!::atipay::lex::CheckDataModel(j0, p0, errors)) return false;
+      (t0).emplace<1>().value = (j0).get_object();
+      return true;
+    }(); })) return false;
   return true;
 }
 
@@ -104,9 +124,27 @@ boost::json::value ToJson(const Record& in) {
   out.emplace("$type", kNsid);
   out.emplace("text", ::atipay::lex::ToJson(in.text));
   out.emplace("createdAt", ::atipay::lex::ToJson(in.created_at));
-  if (in.embed) out.emplace("embed", [&]() -> boost::json::value { switch ((*in.embed).index()) { case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::post::ToJson(std::get<0>(*in.embed)), "com.example.golden.post#image"); case 1: return ::atipay::lex::WithType(::lexicons::com::example::golden::defs::ToJson(std::get<1>(*in.embed)), "com.example.golden.defs#kinds"); case 2: return ::atipay::lex::ToJson(std::get<2>(*in.embed)); } return boost::json::value(); }());
-  if (in.labels) out.emplace("labels", [&]() -> boost::json::value { switch ((*in.labels).index()) { case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::post::ToJson(std::get<0>(*in.labels)), "com.example.golden.post#image"); } return boost::json::value(); }());
-  if (in.replies) out.emplace("replies", ::atipay::lex::ArrayToJson(*in.replies, [](const RecordRepliesItem& e0) { return [&]() -> boost::json::value { switch ((e0).index()) { case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::post::ToJson(*std::get<0>(e0)), "com.example.golden.post"); case 1: return ::atipay::lex::ToJson(std::get<1>(e0)); } return boost::json::value(); }(); }));
+  if (in.embed) out.emplace("embed", [&]() -> boost::json::value {
+      switch ((*in.embed).index()) {
+      case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::post::ToJson(std::get<0>(*in.embed)), "com.example.golden.post#image");
+      case 1: return ::atipay::lex::WithType(::lexicons::com::example::golden::defs::ToJson(std::get<1>(*in.embed)), "com.example.golden.defs#kinds");
+      case 2: return ::atipay::lex::ToJson(std::get<2>(*in.embed));
+      }
+      return boost::json::value();
+    }());
+  if (in.labels) out.emplace("labels", [&]() -> boost::json::value {
+      switch ((*in.labels).index()) {
+      case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::post::ToJson(std::get<0>(*in.labels)), "com.example.golden.post#image");
+      }
+      return boost::json::value();
+    }());
+  if (in.replies) out.emplace("replies", ::atipay::lex::ArrayToJson(*in.replies, [](const RecordRepliesItem& e0) { return [&]() -> boost::json::value {
+      switch ((e0).index()) {
+      case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::post::ToJson(*std::get<0>(e0)), "com.example.golden.post");
+      case 1: return ::atipay::lex::ToJson(std::get<1>(e0));
+      }
+      return boost::json::value();
+    }(); }));
   for (const auto& member : in.extra) out.emplace(member.key(), member.value());
   return out;
 }

@@ -72,7 +72,15 @@ bool Parse(const boost::json::value& json, Node& out, const ::atipay::lex::Path&
   if (fields[2] != nullptr && !::atipay::lex::ParseArray(*fields[2], out.children.emplace(), kC2, path.Key("children"), errors, [](const boost::json::value& j0, ::atipay::lex::Box<::lexicons::com::example::golden::tree::Node>& t0, const ::atipay::lex::Path& p0, ::atipay::lex::Errors& errors) { return ::lexicons::com::example::golden::tree::Parse(j0, (t0).Emplace(), p0, errors); })) return false;
   // sibling
   out.sibling.reset();
-  if (fields[3] != nullptr && ![&]() -> bool { const std::optional<std::string_view> type = ::atipay::lex::UnionType(*fields[3], path.Key("sibling"), errors); if (!type) return false; if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#node")) return ::lexicons::com::example::golden::tree::Parse(*fields[3], (out.sibling.emplace()).emplace<0>().Emplace(), path.Key("sibling"), errors); if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#leaf")) return ::lexicons::com::example::golden::tree::Parse(*fields[3], (out.sibling.emplace()).emplace<1>(), path.Key("sibling"), errors); if (!::atipay::lex::CheckDataModel(*fields[3], path.Key("sibling"), errors)) return false; (out.sibling.emplace()).emplace<2>().value = (*fields[3]).get_object(); return true; }()) return false;
+  if (fields[3] != nullptr && ![&]() -> bool {
+      const std::optional<std::string_view> type = ::atipay::lex::UnionType(*fields[3], path.Key("sibling"), errors);
+      if (!type) return false;
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#node")) return ::lexicons::com::example::golden::tree::Parse(*fields[3], (out.sibling.emplace()).emplace<0>().Emplace(), path.Key("sibling"), errors);
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#leaf")) return ::lexicons::com::example::golden::tree::Parse(*fields[3], (out.sibling.emplace()).emplace<1>(), path.Key("sibling"), errors);
+      if (!::atipay::lex::CheckDataModel(*fields[3], path.Key("sibling"), errors)) return false;
+      (out.sibling.emplace()).emplace<2>().value = (*fields[3]).get_object();
+      return true;
+    }()) return false;
   return true;
 }
 
@@ -82,7 +90,14 @@ boost::json::value ToJson(const Node& in) {
   out.emplace("name", ::atipay::lex::ToJson(in.name));
   if (in.parent) out.emplace("parent", ::lexicons::com::example::golden::tree::ToJson(**in.parent));
   if (in.children) out.emplace("children", ::atipay::lex::ArrayToJson(*in.children, [](const ::atipay::lex::Box<::lexicons::com::example::golden::tree::Node>& e0) { return ::lexicons::com::example::golden::tree::ToJson(*e0); }));
-  if (in.sibling) out.emplace("sibling", [&]() -> boost::json::value { switch ((*in.sibling).index()) { case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::tree::ToJson(*std::get<0>(*in.sibling)), "com.example.golden.tree#node"); case 1: return ::atipay::lex::WithType(::lexicons::com::example::golden::tree::ToJson(std::get<1>(*in.sibling)), "com.example.golden.tree#leaf"); case 2: return ::atipay::lex::ToJson(std::get<2>(*in.sibling)); } return boost::json::value(); }());
+  if (in.sibling) out.emplace("sibling", [&]() -> boost::json::value {
+      switch ((*in.sibling).index()) {
+      case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::tree::ToJson(*std::get<0>(*in.sibling)), "com.example.golden.tree#node");
+      case 1: return ::atipay::lex::WithType(::lexicons::com::example::golden::tree::ToJson(std::get<1>(*in.sibling)), "com.example.golden.tree#leaf");
+      case 2: return ::atipay::lex::ToJson(std::get<2>(*in.sibling));
+      }
+      return boost::json::value();
+    }());
   for (const auto& member : in.extra) out.emplace(member.key(), member.value());
   return out;
 }

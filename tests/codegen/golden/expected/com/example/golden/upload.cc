@@ -21,11 +21,26 @@ bool Parse(const ::atipay::lex::ParamList& params, Params& out, ::atipay::lex::E
 }
 
 bool Parse(const boost::json::value& json, Output& out, const ::atipay::lex::Path& path, ::atipay::lex::Errors& errors) {
-  return [&]() -> bool { const std::optional<std::string_view> type = ::atipay::lex::UnionType(json, path, errors); if (!type) return false; if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) return ::lexicons::com::example::golden::post::Parse(json, (out.value).emplace<0>(), path, errors); if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#leaf")) return ::lexicons::com::example::golden::tree::Parse(json, (out.value).emplace<1>(), path, errors); if (!::atipay::lex::CheckDataModel(json, path, errors)) return false; (out.value).emplace<2>().value = (json).get_object(); return true; }();
+  return [&]() -> bool {
+      const std::optional<std::string_view> type = ::atipay::lex::UnionType(json, path, errors);
+      if (!type) return false;
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) return ::lexicons::com::example::golden::post::Parse(json, (out.value).emplace<0>(), path, errors);
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#leaf")) return ::lexicons::com::example::golden::tree::Parse(json, (out.value).emplace<1>(), path, errors);
+      if (!::atipay::lex::CheckDataModel(json, path, errors)) return false;
+      (out.value).emplace<2>().value = (json).get_object();
+      return true;
+    }();
 }
 
 boost::json::value ToJson(const Output& in) {
-  return [&]() -> boost::json::value { switch ((in.value).index()) { case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::post::ToJson(std::get<0>(in.value)), "com.example.golden.post#image"); case 1: return ::atipay::lex::WithType(::lexicons::com::example::golden::tree::ToJson(std::get<1>(in.value)), "com.example.golden.tree#leaf"); case 2: return ::atipay::lex::ToJson(std::get<2>(in.value)); } return boost::json::value(); }();
+  return [&]() -> boost::json::value {
+      switch ((in.value).index()) {
+      case 0: return ::atipay::lex::WithType(::lexicons::com::example::golden::post::ToJson(std::get<0>(in.value)), "com.example.golden.post#image");
+      case 1: return ::atipay::lex::WithType(::lexicons::com::example::golden::tree::ToJson(std::get<1>(in.value)), "com.example.golden.tree#leaf");
+      case 2: return ::atipay::lex::ToJson(std::get<2>(in.value));
+      }
+      return boost::json::value();
+    }();
 }
 
 }  // namespace lexicons::com::example::golden::upload
