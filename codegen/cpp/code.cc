@@ -47,6 +47,11 @@ std::vector<const StructInfo*> DocEmitter::UnionMembers(const Node& node) const 
   return members;
 }
 
+// Records held inside other data are parsed without the top-level $type check.
+std::string DocEmitter::ParseFunction(const StructInfo& info) {
+  return info.is_record ? "::ParseRecordBody" : "::Parse";
+}
+
 std::string DocEmitter::CppType(const Node& node, const std::string& owner) {
   switch (node.kind) {
     case Kind::kBoolean: return "bool";
@@ -189,7 +194,7 @@ std::string DocEmitter::ParseExpr(const Node& node, const std::string& owner, co
       }
       bool boxed = model_.Boxed(owner, info->owner, node.kind == Kind::kRef);
       std::string target = boxed ? "(" + t + ").Emplace()" : t;
-      return model_.Namespace(*info->doc) + "::Parse(" + j + ", " + target + tail;
+      return model_.Namespace(*info->doc) + ParseFunction(*info) + "(" + j + ", " + target + tail;
     }
     case Kind::kUnion: {
       // One statement per line: compilers stop tracking columns on very long lines.
@@ -203,9 +208,12 @@ std::string DocEmitter::ParseExpr(const Node& node, const std::string& owner, co
         bool boxed = model_.Boxed(owner, info->owner, true);
         std::string target = "(" + t + ").emplace<" + std::to_string(i) + ">()";
         if (boxed) target += ".Emplace()";
+        // The member's $type is the union's business, not an unknown property of the member.
         code += "if (" + std::string(kLex) + "UnionTypeMatches(*type, " +
-                StringLiteral(info->type_id) + ")) return " + model_.Namespace(*info->doc) +
-                "::Parse(" + j + ", " + target + tail + ";" + nl;
+                StringLiteral(info->type_id) + ")) {" + nl + "  auto& member = " + target + ";" + nl +
+                "  if (!" + model_.Namespace(*info->doc) + ParseFunction(*info) + "(" + j +
+                ", member" + tail + ") return false;" + nl + "  member.extra.erase(\"$type\");" + nl +
+                "  return true;" + nl + "}" + nl;
       }
       if (node.closed) {
         std::vector<std::string> ids;

@@ -80,7 +80,10 @@ std::string DocEmitter::Header() {
   for (const StructInfo* info : model_.ForwardStructs(doc_)) {
     out += "namespace " + Joined(model_.NamespaceSegments(*info->doc)).substr(0) + " {\nstruct " +
            info->name + ";\nbool Parse(const boost::json::value& json, " + info->name +
-           "& out, const ::atipay::lex::Path& path, ::atipay::lex::Errors& errors);\n"
+           "& out, const ::atipay::lex::Path& path, ::atipay::lex::Errors& errors);\n" +
+           (info->is_record ? "bool ParseRecordBody(const boost::json::value& json, " + info->name +
+                                  "& out, const ::atipay::lex::Path& path, ::atipay::lex::Errors& errors);\n"
+                            : std::string()) +
            "boost::json::value ToJson(const " + info->name + "& in);\n}  // namespace " +
            Joined(model_.NamespaceSegments(*info->doc)) + "\n\n";
   }

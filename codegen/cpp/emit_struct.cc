@@ -119,6 +119,12 @@ void DocEmitter::EmitStructDecl(const StructInfo& info, std::string& out) {
   } else {
     out += "bool Parse(const boost::json::value& json, " + info.name + "& out, const " + kLex +
            "Path& path, " + kLex + "Errors& errors);\n";
+    if (info.is_record) {
+      out += "// The record's properties without the top-level $type check, for records held by\n"
+             "// reference inside other data.\n";
+      out += "bool ParseRecordBody(const boost::json::value& json, " + info.name + "& out, const " +
+             kLex + "Path& path, " + kLex + "Errors& errors);\n";
+    }
     out += "boost::json::value ToJson(const " + info.name + "& in);\n\n";
   }
 }
@@ -128,14 +134,20 @@ void DocEmitter::EmitStructImpl(const StructInfo& info, std::string& out) {
   const std::vector<Field> fields = FieldsOf(info);
   const std::string& owner = info.owner;
   // Parse
-  out += "bool Parse(const boost::json::value& json, " + info.name + "& out, const " + kLex +
-         "Path& path, " + kLex + "Errors& errors) {\n";
-  out += "  const boost::json::object* object = " + std::string(kLex) +
-         "ExpectObject(json, path, errors);\n  if (object == nullptr) return false;\n";
   if (info.is_record) {
+    out += "bool Parse(const boost::json::value& json, " + info.name + "& out, const " + kLex +
+           "Path& path, " + kLex + "Errors& errors) {\n";
+    out += "  const boost::json::object* object = " + std::string(kLex) +
+           "ExpectObject(json, path, errors);\n  if (object == nullptr) return false;\n";
     out += "  if (!" + std::string(kLex) +
            "CheckRecordType(*object, kNsid, path, errors)) return false;\n";
+    out += "  return ParseRecordBody(json, out, path, errors);\n}\n\n";
   }
+  out += std::string("bool ") + (info.is_record ? "ParseRecordBody" : "Parse") +
+         "(const boost::json::value& json, " + info.name + "& out, const " + kLex + "Path& path, " +
+         kLex + "Errors& errors) {\n";
+  out += "  const boost::json::object* object = " + std::string(kLex) +
+         "ExpectObject(json, path, errors);\n  if (object == nullptr) return false;\n";
   if (!fields.empty()) {
     out += "  const boost::json::value* fields[" + std::to_string(fields.size()) + "] = {};\n";
   }

@@ -30,6 +30,7 @@ class DocEmitter {
   // An expression of type boost::json::value for the C++ value `v`.
   std::string ToJsonExpr(const lexicon::Node& node, const std::string& owner, const std::string& v,
                          int depth);
+  static std::string ParseFunction(const StructInfo& info);
   std::string Qualified(const StructInfo& info) const;
   // Constraint constants, pooled per source file.
   std::string Constant(const std::string& type, const std::string& init);

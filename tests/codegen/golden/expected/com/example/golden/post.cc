@@ -56,6 +56,12 @@ bool Parse(const boost::json::value& json, Record& out, const ::atipay::lex::Pat
   const boost::json::object* object = ::atipay::lex::ExpectObject(json, path, errors);
   if (object == nullptr) return false;
   if (!::atipay::lex::CheckRecordType(*object, kNsid, path, errors)) return false;
+  return ParseRecordBody(json, out, path, errors);
+}
+
+bool ParseRecordBody(const boost::json::value& json, Record& out, const ::atipay::lex::Path& path, ::atipay::lex::Errors& errors) {
+  const boost::json::object* object = ::atipay::lex::ExpectObject(json, path, errors);
+  if (object == nullptr) return false;
   const boost::json::value* fields[5] = {};
   out.extra.clear();
   for (const auto& member : *object) {
@@ -91,8 +97,18 @@ bool Parse(const boost::json::value& json, Record& out, const ::atipay::lex::Pat
   if (fields[2] != nullptr && ![&]() -> bool {
       const std::optional<std::string_view> type = ::atipay::lex::UnionType(*fields[2], path.Key("embed"), errors);
       if (!type) return false;
-      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) return ::lexicons::com::example::golden::post::Parse(*fields[2], (out.embed.emplace()).emplace<0>(), path.Key("embed"), errors);
-      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.defs#kinds")) return ::lexicons::com::example::golden::defs::Parse(*fields[2], (out.embed.emplace()).emplace<1>(), path.Key("embed"), errors);
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) {
+        auto& member = (out.embed.emplace()).emplace<0>();
+        if (!::lexicons::com::example::golden::post::Parse(*fields[2], member, path.Key("embed"), errors)) return false;
+        member.extra.erase("$type");
+        return true;
+      }
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.defs#kinds")) {
+        auto& member = (out.embed.emplace()).emplace<1>();
+        if (!::lexicons::com::example::golden::defs::Parse(*fields[2], member, path.Key("embed"), errors)) return false;
+        member.extra.erase("$type");
+        return true;
+      }
       if (!::atipay::lex::CheckDataModel(*fields[2], path.Key("embed"), errors)) return false;
       (out.embed.emplace()).emplace<2>().value = (*fields[2]).get_object();
       return true;
@@ -102,7 +118,12 @@ bool Parse(const boost::json::value& json, Record& out, const ::atipay::lex::Pat
   if (fields[3] != nullptr && ![&]() -> bool {
       const std::optional<std::string_view> type = ::atipay::lex::UnionType(*fields[3], path.Key("labels"), errors);
       if (!type) return false;
-      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) return ::lexicons::com::example::golden::post::Parse(*fields[3], (out.labels.emplace()).emplace<0>(), path.Key("labels"), errors);
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) {
+        auto& member = (out.labels.emplace()).emplace<0>();
+        if (!::lexicons::com::example::golden::post::Parse(*fields[3], member, path.Key("labels"), errors)) return false;
+        member.extra.erase("$type");
+        return true;
+      }
       return ::atipay::lex::FailClosedUnion(kC4, path.Key("labels"), errors);
     }()) return false;
   // replies
@@ -110,7 +131,12 @@ bool Parse(const boost::json::value& json, Record& out, const ::atipay::lex::Pat
   if (fields[4] != nullptr && !::atipay::lex::ParseArray(*fields[4], out.replies.emplace(), kC5, path.Key("replies"), errors, [](const boost::json::value& j0, RecordRepliesItem& t0, const ::atipay::lex::Path& p0, ::atipay::lex::Errors& errors) { return [&]() -> bool {
       const std::optional<std::string_view> type = ::atipay::lex::UnionType(j0, p0, errors);
       if (!type) return false;
-      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post")) return ::lexicons::com::example::golden::post::Parse(j0, (t0).emplace<0>().Emplace(), p0, errors);
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post")) {
+        auto& member = (t0).emplace<0>().Emplace();
+        if (!::lexicons::com::example::golden::post::ParseRecordBody(j0, member, p0, errors)) return false;
+        member.extra.erase("$type");
+        return true;
+      }
       if (!::atipay::lex::CheckDataModel(j0, p0, errors)) return false;
       (t0).emplace<1>().value = (j0).get_object();
       return true;

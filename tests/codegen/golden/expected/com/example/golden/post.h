@@ -48,6 +48,9 @@ struct Record {
   bool operator==(const Record&) const = default;
 };
 bool Parse(const boost::json::value& json, Record& out, const ::atipay::lex::Path& path, ::atipay::lex::Errors& errors);
+// The record's properties without the top-level $type check, for records held by
+// reference inside other data.
+bool ParseRecordBody(const boost::json::value& json, Record& out, const ::atipay::lex::Path& path, ::atipay::lex::Errors& errors);
 boost::json::value ToJson(const Record& in);
 
 }  // namespace lexicons::com::example::golden::post

@@ -75,8 +75,18 @@ bool Parse(const boost::json::value& json, Node& out, const ::atipay::lex::Path&
   if (fields[3] != nullptr && ![&]() -> bool {
       const std::optional<std::string_view> type = ::atipay::lex::UnionType(*fields[3], path.Key("sibling"), errors);
       if (!type) return false;
-      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#node")) return ::lexicons::com::example::golden::tree::Parse(*fields[3], (out.sibling.emplace()).emplace<0>().Emplace(), path.Key("sibling"), errors);
-      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#leaf")) return ::lexicons::com::example::golden::tree::Parse(*fields[3], (out.sibling.emplace()).emplace<1>(), path.Key("sibling"), errors);
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#node")) {
+        auto& member = (out.sibling.emplace()).emplace<0>().Emplace();
+        if (!::lexicons::com::example::golden::tree::Parse(*fields[3], member, path.Key("sibling"), errors)) return false;
+        member.extra.erase("$type");
+        return true;
+      }
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#leaf")) {
+        auto& member = (out.sibling.emplace()).emplace<1>();
+        if (!::lexicons::com::example::golden::tree::Parse(*fields[3], member, path.Key("sibling"), errors)) return false;
+        member.extra.erase("$type");
+        return true;
+      }
       if (!::atipay::lex::CheckDataModel(*fields[3], path.Key("sibling"), errors)) return false;
       (out.sibling.emplace()).emplace<2>().value = (*fields[3]).get_object();
       return true;

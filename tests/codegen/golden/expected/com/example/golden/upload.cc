@@ -24,8 +24,18 @@ bool Parse(const boost::json::value& json, Output& out, const ::atipay::lex::Pat
   return [&]() -> bool {
       const std::optional<std::string_view> type = ::atipay::lex::UnionType(json, path, errors);
       if (!type) return false;
-      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) return ::lexicons::com::example::golden::post::Parse(json, (out.value).emplace<0>(), path, errors);
-      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#leaf")) return ::lexicons::com::example::golden::tree::Parse(json, (out.value).emplace<1>(), path, errors);
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.post#image")) {
+        auto& member = (out.value).emplace<0>();
+        if (!::lexicons::com::example::golden::post::Parse(json, member, path, errors)) return false;
+        member.extra.erase("$type");
+        return true;
+      }
+      if (::atipay::lex::UnionTypeMatches(*type, "com.example.golden.tree#leaf")) {
+        auto& member = (out.value).emplace<1>();
+        if (!::lexicons::com::example::golden::tree::Parse(json, member, path, errors)) return false;
+        member.extra.erase("$type");
+        return true;
+      }
       if (!::atipay::lex::CheckDataModel(json, path, errors)) return false;
       (out.value).emplace<2>().value = (json).get_object();
       return true;
