@@ -54,7 +54,6 @@ BENCHMARK(BM_ParseValidateCart);
 void BM_ParseValidateCartFromText(benchmark::State& state) {
   const std::string text = kCartJson;
   lexicons::com::atiproto::cart::Record record;
-  boost::json::monotonic_resource resource;
   for (auto _ : state) {
     boost::json::value json = boost::json::parse(text);
     atipay::lex::Errors errors;
