@@ -1,0 +1,247 @@
+#include "app/config.h"
+
+#include <charconv>
+
+#include "xrpc/wire.h"
+
+namespace atipay::app {
+
+void FlagSet::String(std::string name, std::string value_name, std::string help,
+                     std::string* target) {
+  flags_.push_back({std::move(name), std::move(value_name), std::move(help), Kind::kString,
+                    target, 0, 0, *target});
+}
+
+void FlagSet::Int(std::string name, std::string help, std::int64_t* target, std::int64_t min,
+                  std::int64_t max) {
+  flags_.push_back({std::move(name), "N", std::move(help), Kind::kInt, target, min, max,
+                    std::to_string(*target)});
+}
+
+void FlagSet::Bool(std::string name, std::string help, bool* target) {
+  flags_.push_back({std::move(name), "", std::move(help), Kind::kBool, target, 0, 0,
+                    *target ? "true" : "false"});
+}
+
+std::string FlagSet::EnvName(std::string_view flag) {
+  std::string env = "ATIPAY_";
+  for (char c : flag) {
+    env.push_back(c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c));
+  }
+  return env;
+}
+
+const FlagSet::Flag* FlagSet::Find(std::string_view name) const {
+  for (const Flag& flag : flags_) {
+    if (flag.name == name) return &flag;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> FlagSet::Set(const Flag& flag, std::string_view value,
+                                        std::string_view from) {
+  switch (flag.kind) {
+    case Kind::kString:
+      *static_cast<std::string*>(flag.target) = std::string(value);
+      return std::nullopt;
+    case Kind::kInt: {
+      std::int64_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size() || n < flag.min ||
+          n > flag.max) {
+        return std::string(from) + ": expected an integer in [" + std::to_string(flag.min) +
+               ", " + std::to_string(flag.max) + "], got \"" + std::string(value) + "\"";
+      }
+      *static_cast<std::int64_t*>(flag.target) = n;
+      return std::nullopt;
+    }
+    case Kind::kBool:
+      if (value == "true" || value == "1" || value == "yes" || value == "on") {
+        *static_cast<bool*>(flag.target) = true;
+      } else if (value == "false" || value == "0" || value == "no" || value == "off") {
+        *static_cast<bool*>(flag.target) = false;
+      } else {
+        return std::string(from) + ": expected true or false, got \"" + std::string(value) + "\"";
+      }
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> FlagSet::Parse(const std::vector<std::string>& args,
+                                          const GetEnv& getenv) {
+  for (const Flag& flag : flags_) {
+    std::string env = EnvName(flag.name);
+    const char* value = getenv ? getenv(env.c_str()) : nullptr;
+    if (value != nullptr && *value != '\0') {
+      if (auto error = Set(flag, value, env)) return error;
+    }
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg.substr(0, 2) != "--") return "unexpected argument \"" + std::string(arg) + "\"";
+    arg.remove_prefix(2);
+    std::optional<std::string_view> inline_value;
+    if (auto eq = arg.find('='); eq != std::string_view::npos) {
+      inline_value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    const Flag* flag = Find(arg);
+    if (flag == nullptr && arg.substr(0, 3) == "no-" && !inline_value) {
+      const Flag* negated = Find(arg.substr(3));
+      if (negated != nullptr && negated->kind == Kind::kBool) {
+        *static_cast<bool*>(negated->target) = false;
+        continue;
+      }
+    }
+    if (flag == nullptr) return "unknown flag --" + std::string(arg) + " (see --help)";
+    std::string from = "--" + flag->name;
+    if (flag->kind == Kind::kBool && !inline_value) {
+      *static_cast<bool*>(flag->target) = true;
+      continue;
+    }
+    std::string_view value;
+    if (inline_value) {
+      value = *inline_value;
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return from + " needs a value";
+    }
+    if (auto error = Set(*flag, value, from)) return error;
+  }
+  return std::nullopt;
+}
+
+std::string FlagSet::Help(std::string_view program) const {
+  std::string out = "Usage: " + std::string(program) + " [flags]\n\nFlags (environment variable, default):\n";
+  for (const Flag& flag : flags_) {
+    std::string left = "  --" + flag.name;
+    if (flag.name == "help") {
+      out += left + "\n      " + flag.help + "\n";
+      continue;
+    }
+    if (flag.kind == Kind::kBool) {
+      left += ", --no-" + flag.name;
+    } else {
+      left += " " + flag.value_name;
+    }
+    out += left + "\n      " + flag.help + "\n      env " + EnvName(flag.name) +
+           ", default " + (flag.default_text.empty() ? "(derived, see above)" : flag.default_text) + "\n";
+  }
+  return out;
+}
+
+void RegisterFlags(FlagSet& flags, Config& c) {
+  flags.Bool("help", "Print this help and exit.", &c.help);
+  flags.String("listen", "HOST:PORT", "Address to listen on (127.0.0.1 keeps it on loopback).",
+               &c.listen);
+  flags.String("db", "PATH", "SQLite database file.", &c.db);
+  flags.String("service-did", "DID",
+               "The service's own DID, served in /.well-known/did.json. Default: did:web of the "
+               "listen address, e.g. did:web:127.0.0.1%3A2585.",
+               &c.service_did);
+  flags.String("service-id", "ID",
+               "Service entry id in the DID document (without '#'); clients name it in "
+               "atproto-proxy: <did>#<id>.",
+               &c.service_id);
+  flags.String("service-type", "TYPE", "Service entry type in the DID document.", &c.service_type);
+  flags.String("public-url", "URL",
+               "serviceEndpoint written into did.json (how a PDS reaches us). Default: "
+               "http://<listen>.",
+               &c.public_url);
+  flags.Int("threads", "Event-loop threads; 0 = one per core.", &c.threads, 0, 1024);
+  flags.Int("blocking-threads", "Threads for blocking handlers (database commits).",
+            &c.blocking_threads, 1, 1024);
+  flags.Int("max-body-bytes", "Largest request body; larger ones get 413.", &c.max_body_bytes, 0,
+            std::int64_t{1} << 32);
+  flags.Int("max-header-bytes", "Largest request header block; larger ones get 431.",
+            &c.max_header_bytes, 512, 1 << 20);
+  flags.Int("max-connections", "Open connections at most; more are closed at once.",
+            &c.max_connections, 1, 1 << 24);
+  flags.Int("max-json-depth", "Deepest JSON nesting accepted in a request body.",
+            &c.max_json_depth, 16, 100000);
+  flags.Int("header-timeout-ms", "Time allowed from a request's first byte to its last header.",
+            &c.header_timeout_ms, 1, 3600000);
+  flags.Int("body-timeout-ms", "Time allowed to receive a request body.", &c.body_timeout_ms, 1,
+            3600000);
+  flags.Int("idle-timeout-ms", "Keep-alive: how long an idle connection stays open.",
+            &c.idle_timeout_ms, 1, 3600000);
+  flags.Int("shutdown-timeout-ms",
+            "On SIGINT/SIGTERM: how long in-flight requests may run before connections close.",
+            &c.shutdown_timeout_ms, 0, 3600000);
+  flags.Bool("validate-output", "Validate handler output against the lexicon (500 if invalid).",
+             &c.validate_output);
+  flags.Bool("cors", "Answer CORS preflights and allow any origin.", &c.cors);
+  flags.String("access-log", "PATH", "Access log: '-' for stdout, 'off', or a file.",
+               &c.access_log);
+}
+
+std::optional<std::string> ParseHostPort(std::string_view text, std::string& host,
+                                         std::uint16_t& port) {
+  std::size_t colon;
+  if (!text.empty() && text.front() == '[') {
+    std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return "bad listen address \"" + std::string(text) + "\" (want [v6]:PORT)";
+    }
+    host = std::string(text.substr(1, close - 1));
+    colon = close + 1;
+  } else {
+    colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return "bad listen address \"" + std::string(text) + "\" (want HOST:PORT)";
+    }
+    host = std::string(text.substr(0, colon));
+  }
+  if (host.empty()) host = "127.0.0.1";
+  std::string_view port_text = text.substr(colon + 1);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      value > 65535) {
+    return "bad port in listen address \"" + std::string(text) + "\"";
+  }
+  port = static_cast<std::uint16_t>(value);
+  return std::nullopt;
+}
+
+std::optional<std::string> LoadConfig(const std::vector<std::string>& args, Config& config,
+                                      const GetEnv& getenv, std::string* help_text) {
+  FlagSet flags;
+  RegisterFlags(flags, config);
+  if (help_text != nullptr) *help_text = flags.Help("atipay-server");
+  if (auto error = flags.Parse(args, getenv)) return error;
+  if (auto error = ParseHostPort(config.listen, config.host, config.port)) return error;
+  std::string authority = config.listen;
+  if (!config.listen.empty() && config.listen.front() == ':') authority = config.host + config.listen;
+  if (config.service_did.empty()) config.service_did = xrpc::DidWebFromHostPort(authority);
+  if (config.public_url.empty()) config.public_url = "http://" + authority;
+  return std::nullopt;
+}
+
+xrpc::ServerOptions ToServerOptions(const Config& c) {
+  xrpc::ServerOptions o;
+  o.host = c.host;
+  o.port = c.port;
+  o.threads = static_cast<unsigned>(c.threads);
+  o.blocking_threads = static_cast<unsigned>(c.blocking_threads);
+  o.max_body_bytes = static_cast<std::size_t>(c.max_body_bytes);
+  o.max_header_bytes = static_cast<std::size_t>(c.max_header_bytes);
+  o.max_connections = static_cast<std::size_t>(c.max_connections);
+  o.max_json_depth = static_cast<std::size_t>(c.max_json_depth);
+  o.header_timeout = std::chrono::milliseconds(c.header_timeout_ms);
+  o.body_timeout = std::chrono::milliseconds(c.body_timeout_ms);
+  o.idle_timeout = std::chrono::milliseconds(c.idle_timeout_ms);
+  o.shutdown_timeout = std::chrono::milliseconds(c.shutdown_timeout_ms);
+  o.validate_output = c.validate_output;
+  o.cors = c.cors;
+  o.service_did = c.service_did;
+  o.service_id = c.service_id;
+  o.service_type = c.service_type;
+  o.public_url = c.public_url;
+  o.access_log = c.access_log;
+  return o;
+}
+
+}  // namespace atipay::app

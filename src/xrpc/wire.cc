@@ -1,0 +1,200 @@
+#include "xrpc/wire.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse_options.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/stream_parser.hpp>
+
+namespace atipay::xrpc {
+namespace {
+
+bool IsAlnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string DecodeComponent(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 &&
+               HexValue(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// The length of the UTF-8 sequence starting at s[pos] (1 for ASCII or a stray byte).
+std::size_t Utf8Length(std::string_view s, std::size_t pos) {
+  unsigned char c = static_cast<unsigned char>(s[pos]);
+  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+  return pos + n <= s.size() ? n : 1;
+}
+
+// V8's JSON.parse wording for an unexpected character at `pos` (json-parser.cc: context of 10
+// characters either side once the source is 21 characters or longer).
+std::string V8UnexpectedToken(std::string_view source, std::size_t pos) {
+  constexpr std::size_t kMaxContext = 10;
+  constexpr std::size_t kMinLengthForContext = kMaxContext * 2 + 1;
+  char c = source[pos];
+  if (c == '"') return "Unexpected string in JSON at position " + std::to_string(pos);
+  if ((c >= '0' && c <= '9') || c == '-') {
+    return "Unexpected number in JSON at position " + std::to_string(pos);
+  }
+  std::string token(source.substr(pos, Utf8Length(source, pos)));
+  std::string message = "Unexpected token '" + token + "', ";
+  if (source.size() < kMinLengthForContext) {
+    message += "\"" + std::string(source) + "\"";
+  } else if (pos < kMaxContext) {
+    message += "\"" + std::string(source.substr(0, pos + kMaxContext)) + "\"...";
+  } else if (pos < source.size() - kMaxContext) {
+    message += "...\"" + std::string(source.substr(pos - kMaxContext, 2 * kMaxContext)) + "\"...";
+  } else {
+    message += "...\"" + std::string(source.substr(pos - kMaxContext)) + "\"";
+  }
+  return message + " is not valid JSON";
+}
+
+XrpcError SyntaxError(std::string message) { return {400, "SyntaxError", std::move(message)}; }
+
+}  // namespace
+
+void SplitTarget(std::string_view target, std::string_view& path, std::string_view& query) {
+  std::size_t q = target.find('?');
+  if (q == std::string_view::npos) {
+    path = target;
+    query = {};
+  } else {
+    path = target.substr(0, q);
+    query = target.substr(q + 1);
+  }
+}
+
+XrpcPath ExtractXrpcNsid(std::string_view path, std::string_view& nsid) {
+  constexpr std::string_view kPrefix = "/xrpc/";
+  if (path.substr(0, kPrefix.size()) != kPrefix) return XrpcPath::kNotXrpc;
+  std::string_view rest = path.substr(kPrefix.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);  // one trailing '/'
+  bool alnum_required = true;
+  for (char c : rest) {
+    if (IsAlnum(c)) {
+      alnum_required = false;
+    } else if ((c == '.' || c == '-') && !alnum_required) {
+      alnum_required = true;
+    } else {
+      return XrpcPath::kInvalid;
+    }
+  }
+  if (alnum_required || rest.size() < 2) return XrpcPath::kInvalid;
+  nsid = rest;
+  return XrpcPath::kValid;
+}
+
+lex::ParamList ParseQueryString(std::string_view query) {
+  lex::ParamList params;
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (value.empty()) continue;
+    params.emplace_back(DecodeComponent(key), DecodeComponent(value));
+  }
+  return params;
+}
+
+std::string_view MediaType(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  return type;
+}
+
+bool EncodingMatches(std::string_view declared, std::string_view media_type) {
+  // Old-style lexicons may list several encodings separated by commas.
+  while (!declared.empty()) {
+    std::size_t comma = declared.find(',');
+    std::string_view one = MediaType(declared.substr(0, comma));
+    declared = comma == std::string_view::npos ? std::string_view() : declared.substr(comma + 1);
+    if (one == "*/*" || one == media_type) return true;
+    if (one.size() >= 2 && one.substr(one.size() - 2) == "/*" &&
+        media_type.substr(0, one.size() - 1) == one.substr(0, one.size() - 1)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<XrpcError> ParseJsonBody(std::string_view body, std::size_t max_depth,
+                                       boost::json::value& out) {
+  std::size_t first = 0;
+  while (first < body.size() && IsJsonSpace(body[first])) ++first;
+  if (first == body.size()) return SyntaxError("Unexpected end of JSON input");
+  if (body[first] != '{' && body[first] != '[') {
+    // express.json strict mode: only objects and arrays at the top level.
+    return SyntaxError(V8UnexpectedToken(body, first));
+  }
+  boost::json::parse_options options;
+  options.max_depth = max_depth;
+  boost::json::stream_parser parser(boost::json::storage_ptr(), options);
+  boost::system::error_code ec;
+  std::size_t used = parser.write_some(body.data(), body.size(), ec);
+  if (ec == boost::json::error::too_deep) {
+    // The reference overflows V8's stack around ~2000 levels; we stop at a fixed depth.
+    return XrpcError::InvalidRequest("Maximum call stack size exceeded");
+  }
+  if (ec) {
+    if (used >= body.size()) return SyntaxError("Unexpected end of JSON input");
+    return SyntaxError(V8UnexpectedToken(body, used));
+  }
+  if (!parser.done()) return SyntaxError("Unexpected end of JSON input");
+  for (std::size_t i = used; i < body.size(); ++i) {
+    if (!IsJsonSpace(body[i])) {
+      return SyntaxError("Unexpected non-whitespace character after JSON at position " +
+                         std::to_string(i));
+    }
+  }
+  parser.finish(ec);
+  if (ec) return SyntaxError("Unexpected end of JSON input");
+  out = parser.release();
+  return std::nullopt;
+}
+
+std::string ErrorBody(const XrpcError& error) {
+  boost::json::object body;
+  body.emplace("error", error.name);
+  body.emplace("message", error.message);
+  return boost::json::serialize(body);
+}
+
+std::string DidWebFromHostPort(std::string_view host_port) {
+  std::string did = "did:web:";
+  for (char c : host_port) {
+    if (c == ':') {
+      did += "%3A";
+    } else {
+      did.push_back(c);
+    }
+  }
+  return did;
+}
+
+}  // namespace atipay::xrpc

@@ -1,0 +1,88 @@
+// atipay-server configuration: flags, ATIPAY_* environment variables, defaults.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "app/config.h"
+
+namespace atipay::app {
+namespace {
+
+GetEnv Env(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](const char* name) -> const char* {
+    auto it = values.find(name);
+    return it == values.end() ? nullptr : it->second.c_str();
+  };
+}
+
+TEST(AppConfig, DefaultsWork) {
+  Config config;
+  ASSERT_FALSE(LoadConfig({}, config, Env({})));
+  EXPECT_EQ(config.host, "127.0.0.1");
+  EXPECT_EQ(config.port, 2585);
+  EXPECT_EQ(config.service_did, "did:web:127.0.0.1%3A2585");
+  EXPECT_EQ(config.public_url, "http://127.0.0.1:2585");
+  EXPECT_EQ(config.db, "atipay.db");
+  EXPECT_TRUE(config.validate_output);
+  auto options = ToServerOptions(config);
+  EXPECT_EQ(options.max_body_bytes, 102400u);
+  EXPECT_EQ(options.service_id, "payments");
+}
+
+TEST(AppConfig, FlagsBeatEnvironmentBeatsDefaults) {
+  Config config;
+  auto error = LoadConfig({"--listen", "0.0.0.0:8080", "--db=/tmp/x.db", "--no-validate-output",
+                           "--threads", "3"},
+                          config,
+                          Env({{"ATIPAY_LISTEN", "127.0.0.1:9"},
+                               {"ATIPAY_SERVICE_DID", "did:web:pay.example.com"},
+                               {"ATIPAY_PUBLIC_URL", "https://pay.example.com"},
+                               {"ATIPAY_THREADS", "7"}}));
+  ASSERT_FALSE(error) << *error;
+  EXPECT_EQ(config.host, "0.0.0.0");
+  EXPECT_EQ(config.port, 8080);
+  EXPECT_EQ(config.db, "/tmp/x.db");
+  EXPECT_FALSE(config.validate_output);
+  EXPECT_EQ(config.threads, 3);
+  EXPECT_EQ(config.service_did, "did:web:pay.example.com");
+  EXPECT_EQ(config.public_url, "https://pay.example.com");
+}
+
+TEST(AppConfig, DerivedDidFollowsTheListenAddress) {
+  Config config;
+  ASSERT_FALSE(LoadConfig({"--listen=localhost:8787"}, config, Env({})));
+  EXPECT_EQ(config.service_did, "did:web:localhost%3A8787");
+  EXPECT_EQ(config.public_url, "http://localhost:8787");
+  Config v6;
+  ASSERT_FALSE(LoadConfig({"--listen", "[::1]:2585"}, v6, Env({})));
+  EXPECT_EQ(v6.host, "::1");
+}
+
+TEST(AppConfig, Errors) {
+  Config a;
+  EXPECT_TRUE(LoadConfig({"--nope"}, a, Env({})));
+  Config b;
+  EXPECT_TRUE(LoadConfig({"--listen", "127.0.0.1"}, b, Env({})));
+  Config c;
+  EXPECT_TRUE(LoadConfig({"--listen", "127.0.0.1:99999"}, c, Env({})));
+  Config d;
+  EXPECT_TRUE(LoadConfig({"--threads", "x"}, d, Env({})));
+  Config e;
+  EXPECT_TRUE(LoadConfig({"--db"}, e, Env({})));
+  Config f;
+  EXPECT_TRUE(LoadConfig({}, f, Env({{"ATIPAY_VALIDATE_OUTPUT", "maybe"}})));
+}
+
+TEST(AppConfig, HelpListsEveryFlagAndItsVariable) {
+  Config config;
+  std::string help;
+  ASSERT_FALSE(LoadConfig({"--help"}, config, Env({}), &help));
+  EXPECT_TRUE(config.help);
+  for (const char* text : {"--listen HOST:PORT", "ATIPAY_LISTEN", "--db PATH", "--service-did DID",
+                           "--public-url URL", "ATIPAY_PUBLIC_URL", "--no-validate-output"}) {
+    EXPECT_NE(help.find(text), std::string::npos) << text;
+  }
+}
+
+}  // namespace
+}  // namespace atipay::app

@@ -1,0 +1,85 @@
+// Graceful shutdown: stop accepting, finish in-flight requests, close idle connections, and
+// give up on stragglers at the deadline.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "tests/xrpc/test_support.h"
+
+namespace atipay::testing {
+namespace {
+
+using std::chrono::milliseconds;
+constexpr std::string_view kSleep = "/xrpc/com.example.xrpc.params?name=sleep&n=";
+
+TEST(XrpcShutdown, InFlightRequestsFinishIdleConnectionsClose) {
+  auto options = TestServer::DefaultOptions();
+  options.shutdown_timeout = milliseconds(5000);
+  options.idle_timeout = milliseconds(60000);
+  TestServer server(options);
+  std::uint16_t port = server.port();
+
+  Client idle(port);
+  ASSERT_TRUE(idle.Call("GET", "/xrpc/_health"));
+
+  std::vector<std::future<std::optional<Reply>>> in_flight;
+  for (int i = 0; i < 8; ++i) {
+    in_flight.push_back(std::async(std::launch::async, [port] {
+      return Fetch(port, "GET", std::string(kSleep) + "400");
+    }));
+  }
+  // Wait until all eight are being handled.
+  for (int i = 0; i < 200 && server.server().metrics().in_flight.load() < 8; ++i) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(server.server().metrics().in_flight.load(), 8);
+  auto start = std::chrono::steady_clock::now();
+  server.server().Shutdown();
+
+  EXPECT_TRUE(idle.WaitClosed(milliseconds(1000)));  // idle: closed at once
+  for (auto& f : in_flight) {
+    auto reply = f.get();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200);
+    EXPECT_EQ(reply->raw[boost::beast::http::field::connection], "close");
+  }
+  server.server().Wait();
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(elapsed, milliseconds(3000));
+  // No longer accepting.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::address_v4::loopback(), port}, ec);
+  EXPECT_TRUE(ec);
+}
+
+TEST(XrpcShutdown, DeadlineClosesStragglers) {
+  auto options = TestServer::DefaultOptions();
+  options.shutdown_timeout = milliseconds(300);
+  TestServer server(options);
+  std::uint16_t port = server.port();
+  auto slow = std::async(std::launch::async,
+                         [port] { return Fetch(port, "GET", std::string(kSleep) + "2000"); });
+  for (int i = 0; i < 200 && server.server().metrics().in_flight.load() < 1; ++i) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  auto start = std::chrono::steady_clock::now();
+  server.server().Shutdown();
+  server.server().Wait();  // returns once the blocking pool's sleeper ends too
+  auto reply = slow.get();
+  EXPECT_FALSE(reply.has_value());  // its connection was closed at the deadline
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(4000));
+}
+
+TEST(XrpcShutdown, ShutdownWithoutConnectionsIsQuick) {
+  TestServer server;
+  auto start = std::chrono::steady_clock::now();
+  server.server().Shutdown();
+  server.server().Wait();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(500));
+}
+
+}  // namespace
+}  // namespace atipay::testing

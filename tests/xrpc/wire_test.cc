@@ -1,0 +1,100 @@
+// Unit tests of the HTTP-level XRPC rules (no sockets).
+#include <gtest/gtest.h>
+
+#include "xrpc/wire.h"
+
+namespace atipay::xrpc {
+namespace {
+
+XrpcPath Extract(std::string_view path, std::string* nsid = nullptr) {
+  std::string_view out;
+  XrpcPath result = ExtractXrpcNsid(path, out);
+  if (nsid != nullptr) *nsid = std::string(out);
+  return result;
+}
+
+TEST(XrpcWire, ExtractsNsidLikeXrpcServer) {
+  std::string nsid;
+  EXPECT_EQ(Extract("/xrpc/com.example.fooBar", &nsid), XrpcPath::kValid);
+  EXPECT_EQ(nsid, "com.example.fooBar");
+  EXPECT_EQ(Extract("/xrpc/com.example.foo/", &nsid), XrpcPath::kValid);
+  EXPECT_EQ(nsid, "com.example.foo");
+  EXPECT_EQ(Extract("/xrpc/ab"), XrpcPath::kValid);
+  EXPECT_EQ(Extract("/xrpc/a"), XrpcPath::kInvalid);
+  EXPECT_EQ(Extract("/xrpc/"), XrpcPath::kInvalid);
+  EXPECT_EQ(Extract("/xrpc/not_an_nsid"), XrpcPath::kInvalid);
+  EXPECT_EQ(Extract("/xrpc/a..b"), XrpcPath::kInvalid);
+  EXPECT_EQ(Extract("/xrpc/.ab"), XrpcPath::kInvalid);
+  EXPECT_EQ(Extract("/xrpc/ab-"), XrpcPath::kInvalid);
+  EXPECT_EQ(Extract("/xrpc/ab-/"), XrpcPath::kInvalid);
+  EXPECT_EQ(Extract("/xrpc/a.b//"), XrpcPath::kInvalid);
+  EXPECT_EQ(Extract("/xrpc/a.b/c"), XrpcPath::kInvalid);
+  EXPECT_EQ(Extract("/xrpc"), XrpcPath::kNotXrpc);
+  EXPECT_EQ(Extract("/"), XrpcPath::kNotXrpc);
+  EXPECT_EQ(Extract("/XRPC/a.b"), XrpcPath::kNotXrpc);
+}
+
+TEST(XrpcWire, QueryStrings) {
+  auto params = ParseQueryString("a=1&b=x+y&c=%41%zz&&d=&e&a=2&k%20ey=v");
+  lex::ParamList expected = {{"a", "1"}, {"b", "x y"}, {"c", "A%zz"}, {"a", "2"}, {"k ey", "v"}};
+  EXPECT_EQ(params, expected);
+  EXPECT_TRUE(ParseQueryString("").empty());
+}
+
+TEST(XrpcWire, MediaTypesAndEncodings) {
+  EXPECT_EQ(MediaType("application/json; charset=utf-8"), "application/json");
+  EXPECT_EQ(MediaType("  text/plain "), "text/plain");
+  EXPECT_EQ(MediaType(""), "");
+  EXPECT_TRUE(EncodingMatches("application/json", "application/json"));
+  EXPECT_FALSE(EncodingMatches("application/json", "APPLICATION/JSON"));
+  EXPECT_TRUE(EncodingMatches("*/*", "image/png"));
+  EXPECT_TRUE(EncodingMatches("image/*", "image/png"));
+  EXPECT_FALSE(EncodingMatches("image/*", "text/png"));
+  EXPECT_TRUE(EncodingMatches("text/plain, application/json", "application/json"));
+}
+
+std::optional<XrpcError> ParseErr(std::string_view body, std::size_t depth = 1024) {
+  boost::json::value out;
+  return ParseJsonBody(body, depth, out);
+}
+
+TEST(XrpcWire, JsonBodiesWithV8Messages) {
+  boost::json::value out;
+  EXPECT_FALSE(ParseJsonBody(" {\"a\":[1,2]} \n", 1024, out));
+  EXPECT_EQ(out.at("a").as_array().size(), 2u);
+  EXPECT_FALSE(ParseJsonBody("[1]", 1024, out));
+
+  auto null_body = ParseErr("null");
+  ASSERT_TRUE(null_body);
+  EXPECT_EQ(null_body->name, "SyntaxError");
+  EXPECT_EQ(null_body->message, "Unexpected token 'n', \"null\" is not valid JSON");
+  EXPECT_EQ(ParseErr("{\"uri\":")->message, "Unexpected end of JSON input");
+  EXPECT_EQ(ParseErr("   ")->message, "Unexpected end of JSON input");
+  EXPECT_EQ(ParseErr("\"str\"")->message, "Unexpected string in JSON at position 0");
+  EXPECT_EQ(ParseErr("42")->message, "Unexpected number in JSON at position 0");
+  EXPECT_EQ(ParseErr("{\"a\":1}x")->message,
+            "Unexpected non-whitespace character after JSON at position 7");
+  EXPECT_EQ(ParseErr("{a}")->message, "Unexpected token 'a', \"{a}\" is not valid JSON");
+  EXPECT_EQ(ParseErr("{\"aaaaaaaaaaaaaaaaaaaa\": x}")->message,
+            "Unexpected token 'x', ...\"aaaaaaa\": x}\" is not valid JSON");
+  EXPECT_EQ(ParseErr("true and something longer")->message,
+            "Unexpected token 't', \"true and s\"... is not valid JSON");
+
+  std::string deep(2000, '[');
+  deep += std::string(2000, ']');
+  auto too_deep = ParseErr(deep);
+  ASSERT_TRUE(too_deep);
+  EXPECT_EQ(too_deep->name, "InvalidRequest");
+  EXPECT_EQ(too_deep->message, "Maximum call stack size exceeded");
+  EXPECT_FALSE(ParseErr(deep, 4000));
+}
+
+TEST(XrpcWire, ErrorBodyAndDidWeb) {
+  EXPECT_EQ(ErrorBody({400, "InvalidRequest", "say \"hi\""}),
+            "{\"error\":\"InvalidRequest\",\"message\":\"say \\\"hi\\\"\"}");
+  EXPECT_EQ(DidWebFromHostPort("127.0.0.1:2585"), "did:web:127.0.0.1%3A2585");
+  EXPECT_EQ(DidWebFromHostPort("pay.example.com"), "did:web:pay.example.com");
+}
+
+}  // namespace
+}  // namespace atipay::xrpc
