@@ -21,7 +21,7 @@ connections=${CONNECTIONS:-64}
 access_log=${ACCESS_LOG:-off}
 idle_connections=${IDLE_CONNECTIONS:-1000}
 test_server=$build/tests/xrpc/xrpc-test-server
-atipay_server=$build/src/app/atipay-server
+atipay_server=$build/bin/atipay-server
 for bin in "$test_server" "$atipay_server"; do
   [ -x "$bin" ] || { echo "missing $bin (build targets xrpc-test-server and atipay-server)" >&2; exit 1; }
 done
