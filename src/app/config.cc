@@ -173,6 +173,20 @@ void RegisterFlags(FlagSet& flags, Config& c) {
   flags.Bool("validate-output", "Validate handler output against the lexicon (500 if invalid).",
              &c.validate_output);
   flags.Bool("cors", "Answer CORS preflights and allow any origin.", &c.cors);
+  flags.String("plc-url", "URL",
+               "PLC directory for did:plc (plain http only for loopback hosts).", &c.plc_url);
+  flags.String("dev-did-dir", "DIR",
+               "Dev only: trust DID documents in DIR/<did>.json (see atipay-mint-token).",
+               &c.dev_did_dir);
+  flags.Bool("dev-allow-http-did-web",
+             "Dev only: resolve did:web on loopback hosts over plain http.",
+             &c.dev_allow_http_did_web);
+  flags.Int("auth-clock-skew", "Seconds of clock difference tolerated on exp, iat and nbf.",
+            &c.auth_clock_skew, 0, 3600);
+  flags.Int("auth-max-token-lifetime", "Longest accepted service-token lifetime, in seconds.",
+            &c.auth_max_token_lifetime, 1, 86400);
+  flags.Int("did-resolve-timeout-ms", "Time allowed for one DID document fetch.",
+            &c.did_resolve_timeout_ms, 1, 600000);
   flags.String("access-log", "PATH", "Access log: '-' for stdout, 'off', or a file.",
                &c.access_log);
 }

@@ -37,6 +37,13 @@ struct Config {
   bool validate_output = true;
   bool cors = true;
   std::string access_log = "-";
+  // Service auth and identity.
+  std::string plc_url = "https://plc.directory";
+  std::string dev_did_dir;
+  bool dev_allow_http_did_web = false;
+  std::int64_t auth_clock_skew = 30;
+  std::int64_t auth_max_token_lifetime = 300;
+  std::int64_t did_resolve_timeout_ms = 5000;
   bool help = false;
 
   // Derived from `listen` by LoadConfig.

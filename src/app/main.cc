@@ -9,6 +9,7 @@
 
 #include "app/config.h"
 #include "app/methods.h"
+#include "app/service_auth.h"
 #include "xrpc/log.h"
 #include "xrpc/server.h"
 
@@ -28,7 +29,13 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  auto service_auth = atipay::app::ServiceAuth::Create(config);
+  if (!service_auth) {
+    std::fprintf(stderr, "atipay-server: %s\n", service_auth.error().message.c_str());
+    return 2;
+  }
   atipay::xrpc::Router router;
+  (*service_auth)->Install(router);
   atipay::app::RegisterMethods(router, config);
 
   atipay::xrpc::Server server(atipay::app::ToServerOptions(config), router);

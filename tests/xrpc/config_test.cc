@@ -86,3 +86,30 @@ TEST(AppConfig, HelpListsEveryFlagAndItsVariable) {
 
 }  // namespace
 }  // namespace atipay::app
+
+namespace atipay::app {
+namespace {
+
+TEST(AppConfig, ServiceAuthSettings) {
+  Config config;
+  ASSERT_FALSE(LoadConfig({}, config, Env({})));
+  EXPECT_EQ(config.plc_url, "https://plc.directory");
+  EXPECT_TRUE(config.dev_did_dir.empty());
+  EXPECT_FALSE(config.dev_allow_http_did_web);
+  EXPECT_EQ(config.auth_clock_skew, 30);
+
+  Config custom;
+  ASSERT_FALSE(LoadConfig({"--plc-url", "http://127.0.0.1:2582", "--dev-allow-http-did-web",
+                           "--auth-max-token-lifetime=120"},
+                          custom, Env({{"ATIPAY_DEV_DID_DIR", "/tmp/dids"}})));
+  EXPECT_EQ(custom.plc_url, "http://127.0.0.1:2582");
+  EXPECT_EQ(custom.dev_did_dir, "/tmp/dids");
+  EXPECT_TRUE(custom.dev_allow_http_did_web);
+  EXPECT_EQ(custom.auth_max_token_lifetime, 120);
+
+  Config bad;
+  EXPECT_TRUE(LoadConfig({"--auth-clock-skew", "-1"}, bad, Env({})));
+}
+
+}  // namespace
+}  // namespace atipay::app

@@ -1,0 +1,55 @@
+#include "app/service_auth.h"
+
+#include <boost/asio/post.hpp>
+
+namespace atipay::app {
+
+namespace {
+
+xrpc::AuthResult ToAuthResult(auth::ServiceAuthVerifier::Result result) {
+  if (auto* error = std::get_if<xrpc::XrpcError>(&result)) return std::move(*error);
+  auto& caller = std::get<auth::VerifiedCaller>(result);
+  xrpc::AuthContext context;
+  context.did = caller.did;
+  context.details = std::move(caller);
+  return context;
+}
+
+}  // namespace
+
+lex::Result<std::unique_ptr<ServiceAuth>> ServiceAuth::Create(const Config& config) {
+  identity::IdentityOptions options;
+  options.plc_url = config.plc_url;
+  options.dev_did_dir = config.dev_did_dir;
+  options.dev_allow_http_loopback = config.dev_allow_http_did_web;
+  options.http.request_timeout = std::chrono::milliseconds(config.did_resolve_timeout_ms);
+  auto resolver = identity::MakeIdentityResolver(options);
+  if (!resolver) return resolver.error();
+
+  auth::ServiceAuthOptions auth_options(config.service_did);
+  auth_options.clock_skew = std::chrono::seconds(config.auth_clock_skew);
+  auth_options.max_lifetime = std::chrono::seconds(config.auth_max_token_lifetime);
+
+  std::unique_ptr<ServiceAuth> service(new ServiceAuth());
+  service->resolver_ = std::move(resolver).value();
+  service->verifier_ = std::make_unique<auth::ServiceAuthVerifier>(auth_options, *service->resolver_);
+  return service;
+}
+
+ServiceAuth::~ServiceAuth() { resolving_.join(); }
+
+void ServiceAuth::Install(xrpc::Router& router) {
+  router.SetAsyncAuthHook([this](const xrpc::AuthRequest& request,
+                                 std::function<void(xrpc::AuthResult)> done) {
+    if (auto result = verifier_->TryVerify(request.authorization, request.nsid)) {
+      done(ToAuthResult(std::move(*result)));
+      return;
+    }
+    // The request (and its views) stays valid until `done` is called.
+    boost::asio::post(resolving_, [this, &request, done = std::move(done)] {
+      done(ToAuthResult(verifier_->Verify(request.authorization, request.nsid)));
+    });
+  });
+}
+
+}  // namespace atipay::app
