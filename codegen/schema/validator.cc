@@ -175,10 +175,8 @@ bool Validator::ValidateNode(const json::value& value, const Node& node, const l
       return ValidateRef(value, node.ref, path, errors);
     case Kind::kUnion:
       return ValidateUnion(value, node, path, errors);
-    case Kind::kUnknown: {
-      json::object ignored;
-      return lex::ParseUnknown(value, ignored, path, errors);
-    }
+    case Kind::kUnknown:
+      return lex::CheckUnknown(value, path, errors);
     case Kind::kRecord:
       return ValidateObject(value, *node.record, path, errors);
     case Kind::kToken:

@@ -169,12 +169,16 @@ bool ParseBlob(const boost::json::value& v, Blob& out, const BlobConstraints& c,
   return true;
 }
 
-bool ParseUnknown(const boost::json::value& v, boost::json::object& out, const Path& path,
-                  Errors& errors) {
+bool CheckUnknown(const boost::json::value& v, const Path& path, Errors& errors) {
   const boost::json::object* obj = v.if_object();
   if (obj == nullptr || IsCompoundShaped(*obj)) return errors.Fail(path, "must be an object");
-  if (!CheckDataModel(v, path, errors)) return false;
-  out = *obj;
+  return CheckDataModel(v, path, errors);
+}
+
+bool ParseUnknown(const boost::json::value& v, boost::json::object& out, const Path& path,
+                  Errors& errors) {
+  if (!CheckUnknown(v, path, errors)) return false;
+  out = v.get_object();
   return true;
 }
 

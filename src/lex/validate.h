@@ -81,6 +81,8 @@ bool MimeTypeAccepted(std::string_view mime, std::span<const std::string_view> a
 // `unknown`: any data-model-valid object that is not itself a $bytes, $link or blob value.
 bool ParseUnknown(const boost::json::value& v, boost::json::object& out, const Path& path,
                   Errors& errors);
+// The same check without keeping the value.
+bool CheckUnknown(const boost::json::value& v, const Path& path, Errors& errors);
 
 // Containers. Nesting deeper than kMaxValidationDepth is refused rather than recursed into,
 // so validation stays within a bounded stack whatever value it is given.

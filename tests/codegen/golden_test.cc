@@ -13,6 +13,7 @@
 #include "com/example/golden/tree.h"
 #include "cpp/generator.h"
 #include "schema/loader.h"
+#include "support/test_files.h"
 
 namespace atipay::codegen {
 namespace {
@@ -40,10 +41,8 @@ TEST(Golden, OutputMatchesTheCommittedFiles) {
   for (const auto& [path, content] : files) generated.insert(path);
   EXPECT_EQ(generated, committed) << "run tools/update-golden.sh";
   for (const auto& [path, content] : files) {
-    std::ifstream in(GOLDEN_DIR "/expected/" + path, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    EXPECT_EQ(content, buffer.str()) << path << " differs; run tools/update-golden.sh";
+    EXPECT_EQ(content, atipay::test_files::ReadFile(GOLDEN_DIR "/expected/" + path))
+        << path << " differs; run tools/update-golden.sh";
   }
 }
 

@@ -7,16 +7,12 @@
 
 #include "schema/catalog.h"
 #include "schema/loader.h"
+#include "support/test_files.h"
 
 namespace atipay::lexicon {
 namespace {
 
-boost::json::value ReadJson(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return boost::json::parse(buffer.str());
-}
+using atipay::test_files::ReadJson;
 
 TEST(LexiconDocuments, EveryValidVectorLoads) {
   boost::json::value cases = ReadJson(ATIPAY_TEST_DATA "/interop/lexicon/lexicon-valid.json");

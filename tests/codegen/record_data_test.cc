@@ -10,16 +10,12 @@
 #include "lex/encoding.h"
 #include "schema/loader.h"
 #include "schema/validator.h"
+#include "support/test_files.h"
 
 namespace atipay::lexicon {
 namespace {
 
-boost::json::value ReadJson(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return boost::json::parse(buffer.str());
-}
+using atipay::test_files::ReadJson;
 
 // $bytes may be written with non-zero trailing bits ("123"); we re-encode canonically ("120").
 void CanonicalizeBytes(boost::json::value& v) {

@@ -10,6 +10,7 @@
 #include "lex/cbor.h"
 #include "lex/cid.h"
 #include "lex/encoding.h"
+#include "support/test_files.h"
 
 namespace atipay::lex {
 namespace {
@@ -17,10 +18,7 @@ namespace {
 namespace json = boost::json;
 
 json::value LoadJson(const std::string& relative) {
-  std::ifstream in(std::string(ATIPAY_TEST_DATA) + relative);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return json::parse(buffer.str());
+  return atipay::test_files::ReadJson(std::string(ATIPAY_TEST_DATA) + relative);
 }
 
 std::string Hex(std::string_view hex) {

@@ -1,4 +1,5 @@
 #include "lex/data_model.h"
+#include "support/test_files.h"
 
 #include <gtest/gtest.h>
 
@@ -15,10 +16,7 @@ namespace {
 namespace json = boost::json;
 
 json::value LoadJson(const std::string& relative) {
-  std::ifstream in(std::string(ATIPAY_TEST_DATA) + relative);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return json::parse(buffer.str());
+  return atipay::test_files::ReadJson(std::string(ATIPAY_TEST_DATA) + relative);
 }
 
 constexpr std::string_view kRawLink = "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq";
