@@ -1,0 +1,148 @@
+#include "store/schema.h"
+
+#include <string>
+
+namespace atipay::store::schema {
+namespace {
+
+// Version 1.
+//
+// records: carts, items and subscriptions in one table with a `collection` column. They share
+// every column, GetRecord/GetRecords look a URI up without knowing its collection, GetLines
+// returns items and subscriptions together, and AUTOINCREMENT then gives one seq counter for
+// the whole database (never reused, even after the newest row is deleted) that orders lists
+// and backs cursors. seq is the rowid, so every index ends in it for free.
+//
+// No foreign keys although they are enforced (foreign_keys=ON): lines may be written before
+// their cart, and the payment log must outlive what it talks about.
+constexpr char kVersion1[] = R"sql(
+CREATE TABLE records (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  uri             TEXT NOT NULL UNIQUE,
+  did             TEXT NOT NULL,
+  collection      TEXT NOT NULL,
+  rkey            TEXT NOT NULL,
+  record_json     TEXT NOT NULL,
+  cid             TEXT NOT NULL,
+  status          TEXT NOT NULL,
+  cart_uri        TEXT NOT NULL,
+  subject         TEXT NOT NULL,
+  private_json    TEXT NOT NULL,
+  amount          INTEGER NOT NULL,
+  currency        TEXT NOT NULL,
+  created_at_us   INTEGER NOT NULL,
+  updated_at_us   INTEGER NOT NULL,
+  expires_at_us   INTEGER NOT NULL,
+  completed_at_us INTEGER NOT NULL,
+  redirect_url    TEXT NOT NULL,
+  cloned_from     TEXT NOT NULL
+);
+-- ListCarts / ListLines, newest first, unfiltered.
+CREATE INDEX records_by_owner ON records (did, collection, seq);
+-- ... filtered by status.
+CREATE INDEX records_by_owner_status ON records (did, collection, status, seq);
+-- ListLines filtered by subject.
+CREATE INDEX records_by_owner_subject ON records (did, collection, subject, seq);
+-- GetLines (cart_uri = ?), and ListCarts' subject filter (a line with cart_uri = the cart
+-- and subject = ?).
+CREATE INDEX records_by_cart ON records (cart_uri, subject);
+-- ExpireOpenCarts: open carts by expiry.
+CREATE INDEX records_by_expiry ON records (collection, status, expires_at_us);
+
+CREATE TABLE workflows (
+  id            TEXT PRIMARY KEY NOT NULL,
+  did           TEXT NOT NULL,
+  nsid          TEXT NOT NULL,
+  fingerprint   TEXT NOT NULL,
+  round         INTEGER NOT NULL,
+  state         TEXT NOT NULL,
+  plan_json     TEXT NOT NULL,
+  result_json   TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  expires_at_us INTEGER NOT NULL
+);
+-- DeleteExpiredWorkflows.
+CREATE INDEX workflows_by_expiry ON workflows (expires_at_us);
+
+-- Append-only log of payment outcomes.
+CREATE TABLE payment_events (
+  id       INTEGER PRIMARY KEY AUTOINCREMENT,
+  cart_uri TEXT NOT NULL,
+  outcome  TEXT NOT NULL,
+  source   TEXT NOT NULL,
+  at_us    INTEGER NOT NULL
+);
+CREATE INDEX payment_events_by_cart ON payment_events (cart_uri, id);
+)sql";
+
+// Append only. A released step never changes: databases in the field have already run it.
+constexpr Migration kMigrations[] = {
+    {1, kVersion1},
+};
+
+// PRAGMA user_version, or -1 with *status set.
+int UserVersion(sqlite::Connection& connection, Status* status) {
+  sqlite::Query query(connection, "PRAGMA user_version");
+  int version = query.Step() ? static_cast<int>(query.Int(0)) : -1;
+  *status = query.status();
+  if (status->ok() && version < 0) {
+    *status = Status::Error(Status::Code::kInternal, "PRAGMA user_version returned nothing");
+  }
+  return status->ok() ? version : -1;
+}
+
+Status TooNew(int found, int latest) {
+  return Status::Error(Status::Code::kInternal, "database schema version " + std::to_string(found) +
+                                                    " is newer than this build supports (" +
+                                                    std::to_string(latest) +
+                                                    "); refusing to open it");
+}
+
+// Runs one step inside its own transaction. Another process may have migrated while we
+// waited for the write lock, hence the second look at the version.
+Status ApplyStep(sqlite::Connection& connection, const Migration& step, int latest) {
+  Status status = connection.ExecScript("BEGIN IMMEDIATE");
+  if (!status.ok()) return status;
+  int current = UserVersion(connection, &status);
+  if (status.ok() && current > latest) status = TooNew(current, latest);
+  if (status.ok() && current < step.version) {
+    status = connection.ExecScript(step.sql);
+    if (status.ok()) {
+      std::string bump = "PRAGMA user_version = " + std::to_string(step.version);
+      status = connection.ExecScript(bump.c_str());
+    }
+  }
+  if (status.ok()) status = connection.ExecScript("COMMIT");
+  if (!status.ok()) {
+    connection.ExecScript("ROLLBACK");
+    status.message = "migration to schema version " + std::to_string(step.version) +
+                     " failed: " + status.message;
+  }
+  return status;
+}
+
+}  // namespace
+
+std::span<const Migration> Migrations() { return kMigrations; }
+
+int LatestVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+Status Migrate(sqlite::Connection& connection, std::span<const Migration> migrations) {
+  for (std::size_t i = 0; i < migrations.size(); ++i) {
+    if (migrations[i].version != static_cast<int>(i) + 1) {
+      return Status::Error(Status::Code::kInternal, "migrations are not numbered 1, 2, ...");
+    }
+  }
+  const int latest = static_cast<int>(migrations.size());
+  Status status;
+  int current = UserVersion(connection, &status);
+  if (!status.ok()) return status;
+  if (current > latest) return TooNew(current, latest);
+  for (const Migration& step : migrations.subspan(static_cast<std::size_t>(current))) {
+    status = ApplyStep(connection, step, latest);
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+}  // namespace atipay::store::schema

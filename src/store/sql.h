@@ -1,0 +1,79 @@
+// The SQL the store runs, private to src/store (tests read it to check query plans).
+#ifndef ATIPAY_STORE_SQL_H_
+#define ATIPAY_STORE_SQL_H_
+
+#include <string>
+
+namespace atipay::store::sql {
+
+// Columns read for a RecordRow, in the order ReadRecord expects them.
+#define ATIPAY_STORE_RECORD_COLUMNS                                                \
+  "seq, uri, did, collection, rkey, record_json, cid, status, cart_uri, subject, " \
+  "private_json, amount, currency, created_at_us, updated_at_us, expires_at_us, "  \
+  "completed_at_us, redirect_url, cloned_from"
+#define ATIPAY_STORE_WORKFLOW_COLUMNS                                                 \
+  "id, did, nsid, fingerprint, round, state, plan_json, result_json, created_at_us, " \
+  "expires_at_us"
+
+inline constexpr char kGetRecord[] =
+    "SELECT " ATIPAY_STORE_RECORD_COLUMNS " FROM records WHERE uri = :uri";
+
+inline constexpr char kInsertRecord[] =
+    "INSERT INTO records (uri, did, collection, rkey, record_json, cid, status, cart_uri, "
+    "subject, private_json, amount, currency, created_at_us, updated_at_us, expires_at_us, "
+    "completed_at_us, redirect_url, cloned_from) VALUES (:uri, :did, :collection, :rkey, "
+    ":record_json, :cid, :status, :cart_uri, :subject, :private_json, :amount, :currency, "
+    ":created_at_us, :updated_at_us, :expires_at_us, :completed_at_us, :redirect_url, "
+    ":cloned_from)";
+
+inline constexpr char kUpdateRecord[] =
+    "UPDATE records SET did = :did, collection = :collection, rkey = :rkey, "
+    "record_json = :record_json, cid = :cid, status = :status, cart_uri = :cart_uri, "
+    "subject = :subject, private_json = :private_json, amount = :amount, "
+    "currency = :currency, created_at_us = :created_at_us, updated_at_us = :updated_at_us, "
+    "expires_at_us = :expires_at_us, completed_at_us = :completed_at_us, "
+    "redirect_url = :redirect_url, cloned_from = :cloned_from WHERE uri = :uri";
+
+inline constexpr char kDeleteRecord[] = "DELETE FROM records WHERE uri = :uri";
+
+// Items and subscriptions of a cart, oldest first (the order they were added).
+inline constexpr char kGetLines[] =
+    "SELECT " ATIPAY_STORE_RECORD_COLUMNS
+    " FROM records WHERE cart_uri = :cart_uri AND collection IN (:item, :subscription)"
+    " ORDER BY seq";
+
+// expires_at_us = 0 means the cart has no expiry, so it never expires.
+inline constexpr char kExpireOpenCarts[] =
+    "UPDATE records SET status = :expired WHERE collection = :collection AND status = :open "
+    "AND expires_at_us > 0 AND expires_at_us <= :now";
+
+inline constexpr char kGetWorkflow[] =
+    "SELECT " ATIPAY_STORE_WORKFLOW_COLUMNS " FROM workflows WHERE id = :id";
+
+inline constexpr char kInsertWorkflow[] =
+    "INSERT INTO workflows (id, did, nsid, fingerprint, round, state, plan_json, result_json, "
+    "created_at_us, expires_at_us) VALUES (:id, :did, :nsid, :fingerprint, :round, :state, "
+    ":plan_json, :result_json, :created_at_us, :expires_at_us)";
+
+inline constexpr char kUpdateWorkflow[] =
+    "UPDATE workflows SET did = :did, nsid = :nsid, fingerprint = :fingerprint, "
+    "round = :round, state = :state, plan_json = :plan_json, result_json = :result_json, "
+    "created_at_us = :created_at_us, expires_at_us = :expires_at_us WHERE id = :id";
+
+// As for carts, expires_at_us = 0 means no expiry.
+inline constexpr char kDeleteExpiredWorkflows[] =
+    "DELETE FROM workflows WHERE expires_at_us > 0 AND expires_at_us <= :now";
+
+inline constexpr char kInsertPaymentEvent[] =
+    "INSERT INTO payment_events (cart_uri, outcome, source, at_us) "
+    "VALUES (:cart_uri, :outcome, :source, :at_us)";
+
+// A page of the owner's records of one collection, newest first, optionally filtered. One
+// text per filter combination so that each gets its own plan (and index).
+// Parameters: :did, :collection, :before, :limit, and :status / :subject when filtered.
+// Carts' subject filter: a line of the cart pays the subject. Lines: their own subject.
+const std::string& ListRecordsSql(bool carts, bool by_status, bool by_subject);
+
+}  // namespace atipay::store::sql
+
+#endif  // ATIPAY_STORE_SQL_H_
