@@ -187,6 +187,22 @@ void RegisterFlags(FlagSet& flags, Config& c) {
             &c.auth_max_token_lifetime, 1, 86400);
   flags.Int("did-resolve-timeout-ms", "Time allowed for one DID document fetch.",
             &c.did_resolve_timeout_ms, 1, 600000);
+  flags.Int("cart-ttl", "Seconds a new or cloned cart stays open before it expires.",
+            &c.cart_ttl, 1, std::int64_t{10} * 365 * 86400);
+  flags.Int("sweep-interval", "Seconds between sweeps that expire carts and old workflows.",
+            &c.sweep_interval, 1, 86400);
+  flags.Int("workflow-ttl", "Seconds a workflow waits for its callbacks (and replays them).",
+            &c.workflow_ttl, 1, 7 * 86400);
+  flags.Int("max-cart-lines", "Items and subscriptions per cart at most.", &c.max_cart_lines, 1,
+            10000);
+  flags.String("checkout-url", "URL",
+               "Base of checkout URLs (?cart=<uri>&redirect=<url> is appended). Default: "
+               "<public-url>/checkout.",
+               &c.checkout_url);
+  flags.String("db-synchronous", "FULL|NORMAL",
+               "SQLite synchronous level. FULL (default) keeps every acknowledged write "
+               "through a power loss; NORMAL may lose the last ones.",
+               &c.db_synchronous);
   flags.String("access-log", "PATH", "Access log: '-' for stdout, 'off', or a file.",
                &c.access_log);
 }
@@ -231,6 +247,10 @@ std::optional<std::string> LoadConfig(const std::vector<std::string>& args, Conf
   if (!config.listen.empty() && config.listen.front() == ':') authority = config.host + config.listen;
   if (config.service_did.empty()) config.service_did = xrpc::DidWebFromHostPort(authority);
   if (config.public_url.empty()) config.public_url = "http://" + authority;
+  if (config.checkout_url.empty()) config.checkout_url = config.public_url + "/checkout";
+  if (config.db_synchronous != "FULL" && config.db_synchronous != "NORMAL") {
+    return "--db-synchronous must be FULL or NORMAL";
+  }
   return std::nullopt;
 }
 

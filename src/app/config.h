@@ -44,6 +44,13 @@ struct Config {
   std::int64_t auth_clock_skew = 30;
   std::int64_t auth_max_token_lifetime = 300;
   std::int64_t did_resolve_timeout_ms = 5000;
+  // Carts, workflows and the store.
+  std::int64_t cart_ttl = 604800;
+  std::int64_t sweep_interval = 30;
+  std::int64_t workflow_ttl = 3600;
+  std::int64_t max_cart_lines = 100;
+  std::string checkout_url;  // default: <public-url>/checkout
+  std::string db_synchronous = "FULL";
   bool help = false;
 
   // Derived from `listen` by LoadConfig.

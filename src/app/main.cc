@@ -36,7 +36,12 @@ int main(int argc, char** argv) {
   }
   atipay::xrpc::Router router;
   (*service_auth)->Install(router);
-  atipay::app::RegisterMethods(router, config);
+  std::string services_error;
+  auto services = atipay::app::StartServices(router, config, &services_error);
+  if (!services) {
+    std::fprintf(stderr, "atipay-server: %s: %s\n", config.db.c_str(), services_error.c_str());
+    return 2;
+  }
 
   atipay::xrpc::Server server(atipay::app::ToServerOptions(config), router);
   if (auto error = server.Start()) {

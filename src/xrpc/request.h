@@ -14,6 +14,8 @@
 #include <utility>
 #include <variant>
 
+#include <boost/json/value.hpp>
+
 #include <boost/beast/http/fields.hpp>
 
 #include "lex/method.h"
@@ -74,19 +76,28 @@ struct RawBody {
   std::string data;
 };
 
-// A handler's answer: the typed output or an XRPC error.
+// An output already in JSON form (e.g. a stored answer being replayed): sent as is, after the
+// same output validation a typed output gets, without a round trip through the typed struct.
+struct JsonOutput {
+  boost::json::value value;
+};
+
+// A handler's answer: the typed output (or its JSON form) or an XRPC error.
 template <class T>
 class HandlerResult {
  public:
   HandlerResult(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
   HandlerResult(XrpcError error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  HandlerResult(JsonOutput json) : v_(std::in_place_index<2>, std::move(json)) {}  // NOLINT
 
-  bool ok() const { return v_.index() == 0; }
+  bool ok() const { return v_.index() != 1; }
+  bool is_json() const { return v_.index() == 2; }
   T& value() { return std::get<0>(v_); }
   XrpcError& error() { return std::get<1>(v_); }
+  boost::json::value& json() { return std::get<2>(v_).value; }
 
  private:
-  std::variant<T, XrpcError> v_;
+  std::variant<T, XrpcError, JsonOutput> v_;
 };
 
 // For methods without a typed output: an empty 200, a raw body, or an error.

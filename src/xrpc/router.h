@@ -51,7 +51,7 @@ void FinishOutput(const CallPtr& call, HandlerResult<OutputOf<M>> result) {
       call->SendEmpty();
     }
   } else {
-    boost::json::value json = ToJson(result.value());
+    boost::json::value json = result.is_json() ? std::move(result.json()) : ToJson(result.value());
     if (call->validate_output()) {
       // A handler bug must not reach the client as a schema-breaking answer: 500, as the
       // reference does with validateResponse on.

@@ -1,0 +1,43 @@
+// Building com.atiproto records and views from store rows. Private to src/payments.
+#ifndef ATIPAY_PAYMENTS_RECORDS_H_
+#define ATIPAY_PAYMENTS_RECORDS_H_
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/store.h"
+
+namespace atipay::payments {
+
+// RFC 3339 UTC with milliseconds, as atproto writes datetimes: 2026-11-22T02:20:53.123Z.
+std::string FormatDatetime(std::int64_t us);
+
+// ISO 4217 shape: three capital letters.
+bool IsCurrencyCode(std::string_view code);
+
+// The status a row has now: an open cart past its expiry is expired even before the sweeper
+// has run.
+std::string EffectiveStatus(const store::RecordRow& row, std::int64_t now_us);
+
+// The record as it should be in the user's repo now: the record we last had written, with our
+// status (and completedAt) applied.
+boost::json::object CurrentRecord(const store::RecordRow& row, std::int64_t now_us);
+
+// A #view: the current record without $type, plus uri; private fields are shown to the owner.
+boost::json::object ViewOf(const store::RecordRow& row, std::int64_t now_us);
+
+// URIs of a cart record's lines, in order.
+std::vector<std::string> CartLineUris(const store::RecordRow& cart);
+
+std::optional<boost::json::object> ParseRecordJson(std::string_view text);
+
+// Percent-encoding for query components (RFC 3986 unreserved kept).
+std::string PercentEncode(std::string_view text);
+
+}  // namespace atipay::payments
+
+#endif  // ATIPAY_PAYMENTS_RECORDS_H_

@@ -1,0 +1,771 @@
+#include <boost/json.hpp>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "com/atiproto/payment/cart/clone.h"
+#include "com/atiproto/payment/cart/create.h"
+#include "com/atiproto/payment/cart/get.h"
+#include "com/atiproto/payment/cart/list.h"
+#include "com/atiproto/payment/cart/put.h"
+#include "com/atiproto/payment/item/create.h"
+#include "com/atiproto/payment/subscription/create.h"
+#include "lex/cbor.h"
+#include "lex/formats.h"
+#include "lex/tid.h"
+#include "payments/payments.h"
+#include "payments/records.h"
+
+namespace atipay::payments {
+
+namespace json = boost::json;
+namespace lx = lexicons::com::atiproto;
+using workflow::Plan;
+using workflow::Verb;
+using workflow::Write;
+using xrpc::XrpcError;
+
+struct Service::State {
+  State(store::Store& s, const PaymentProvider& p, Options o, Clock c)
+      : store(s),
+        provider(p),
+        options(std::move(o)),
+        now(std::move(c)),
+        engine(s, options.workflow, now) {}
+
+  store::Store& store;
+  const PaymentProvider& provider;
+  Options options;
+  Clock now;
+  lex::TidClock tids;
+  workflow::Engine engine;
+
+  std::mutex sweeper_mu;
+  std::condition_variable sweeper_cv;
+  bool stopping = false;
+  std::thread sweeper;
+};
+
+namespace {
+
+using State = Service::State;
+using StatePtr = std::shared_ptr<State>;
+
+// Errors of ours; all 400 by name, as lexicon errors are in the reference server.
+XrpcError CartNotFound(std::string_view uri) {
+  return XrpcError::Named("CartNotFound", "Cart not found: " + std::string(uri));
+}
+XrpcError NotCartOwner(std::string_view uri) {
+  return XrpcError::Named("NotCartOwner", "Cart " + std::string(uri) +
+                                              " is not in the caller's repo");
+}
+XrpcError InvalidCartUri() {
+  return XrpcError::Named("InvalidCartUri", "uri must reference a com.atiproto.cart record");
+}
+
+XrpcError ToXrpc(const workflow::Error& e) {
+  if (e.name == workflow::kStoreUnavailable) return {503, e.name, e.message};
+  if (e.name == "InternalError") return XrpcError::Internal();
+  return XrpcError::Named(e.name, e.message);
+}
+
+template <class Out>
+void Deliver(const xrpc::Reply<Out>& reply, workflow::Outcome outcome) {
+  if (auto* e = std::get_if<workflow::Error>(&outcome)) {
+    reply(ToXrpc(*e));
+    return;
+  }
+  // Answers are built (and replayed) as JSON; the router validates them against the output
+  // schema unless --no-validate-output.
+  reply(xrpc::JsonOutput{json::value(std::move(std::get<json::object>(outcome)))});
+}
+
+template <class Out>
+workflow::Done DeliverTo(xrpc::Reply<Out> reply) {
+  return [reply = std::move(reply)](workflow::Outcome o) { Deliver(reply, std::move(o)); };
+}
+
+// A line (item or subscription) as it goes into a plan.
+struct Line {
+  Write write;
+  store::RecordRow row;
+};
+
+struct ItemSpec {
+  std::string subject;
+  std::optional<std::string> record_uri;
+  std::int64_t amount = 0;
+  std::string currency;
+  std::optional<std::string> message;
+  bool is_private = false;
+};
+
+struct SubscriptionSpec {
+  std::string subject;
+  std::int64_t amount = 0;
+  std::string currency;
+  std::string interval;
+};
+
+Line BaseLine(State& s, std::string_view did, std::string_view collection, std::int64_t now) {
+  Line line;
+  line.write.verb = Verb::kCreate;
+  line.write.repo = std::string(did);
+  line.write.collection = std::string(collection);
+  line.write.rkey = s.tids.Next();
+  line.row.uri = line.write.Uri();
+  line.row.did = std::string(did);
+  line.row.collection = std::string(collection);
+  line.row.rkey = line.write.rkey;
+  line.row.status = "pending";
+  line.row.created_at_us = now;
+  line.row.updated_at_us = now;
+  return line;
+}
+
+Line NewItem(State& s, std::string_view did, const ItemSpec& spec, std::int64_t now) {
+  Line line = BaseLine(s, did, store::kItemCollection, now);
+  json::object record;
+  record["$type"] = store::kItemCollection;
+  json::object hidden;
+  if (spec.is_private) {
+    hidden["subject"] = spec.subject;
+    if (spec.record_uri) hidden["recordUri"] = *spec.record_uri;
+  } else {
+    record["subject"] = spec.subject;
+    if (spec.record_uri) record["recordUri"] = *spec.record_uri;
+  }
+  record["amount"] = spec.amount;
+  record["currency"] = spec.currency;
+  record["status"] = "pending";
+  if (spec.message) record["message"] = *spec.message;
+  record["createdAt"] = FormatDatetime(now);
+  line.row.record_json = json::serialize(record);
+  if (!hidden.empty()) line.row.private_json = json::serialize(hidden);
+  line.row.subject = spec.subject;
+  line.row.amount = spec.amount;
+  line.row.currency = spec.currency;
+  line.write.record = std::move(record);
+  line.write.name = "item";
+  return line;
+}
+
+Line NewSubscription(State& s, std::string_view did, const SubscriptionSpec& spec,
+                     std::int64_t now) {
+  Line line = BaseLine(s, did, store::kSubscriptionCollection, now);
+  json::object record;
+  record["$type"] = store::kSubscriptionCollection;
+  record["subject"] = spec.subject;
+  record["amount"] = spec.amount;
+  record["currency"] = spec.currency;
+  record["interval"] = spec.interval;
+  record["status"] = "pending";
+  record["billingStartDate"] = FormatDatetime(now);
+  record["createdAt"] = FormatDatetime(now);
+  line.row.record_json = json::serialize(record);
+  line.row.subject = spec.subject;
+  line.row.amount = spec.amount;
+  line.row.currency = spec.currency;
+  line.write.record = std::move(record);
+  line.write.name = "subscription";
+  return line;
+}
+
+json::object CartRecord(const json::array& items, std::string_view currency, std::int64_t total,
+                        std::int64_t created, std::int64_t expires) {
+  json::object record;
+  record["$type"] = store::kCartCollection;
+  record["items"] = items;
+  record["currency"] = currency;
+  record["total"] = total;
+  record["status"] = "open";
+  record["createdAt"] = FormatDatetime(created);
+  record["expiresAt"] = FormatDatetime(expires);
+  return record;
+}
+
+json::object CartLine(std::string_view collection, std::string_view uri) {
+  return json::object{{"type", collection}, {"recordUri", uri}};
+}
+
+// A new open cart listing `lines` (whose cart_uri it sets).
+Line NewCart(State& s, std::string_view did, std::vector<Line>& lines, std::string_view currency,
+             std::string_view redirect_url, std::int64_t now) {
+  Line cart = BaseLine(s, did, store::kCartCollection, now);
+  json::array items;
+  std::int64_t total = 0;
+  for (auto& line : lines) {
+    items.push_back(CartLine(line.row.collection, line.row.uri));
+    total += line.row.amount;
+    line.row.cart_uri = cart.row.uri;
+  }
+  const std::int64_t expires = now + s.options.cart_ttl_seconds * 1000000;
+  cart.write.record = CartRecord(items, currency, total, now, expires);
+  cart.write.name = "cart";
+  cart.row.record_json = json::serialize(cart.write.record);
+  cart.row.status = "open";
+  cart.row.amount = total;
+  cart.row.currency = std::string(currency);
+  cart.row.expires_at_us = expires;
+  cart.row.redirect_url = std::string(redirect_url);
+  return cart;
+}
+
+// Loads a cart the caller owns, by URI.
+std::variant<store::RecordRow, XrpcError> OwnCart(State& s, std::string_view uri,
+                                                  std::string_view did) {
+  auto parts = lex::ParseAtUri(uri);
+  if (!parts || parts->collection != store::kCartCollection || parts->rkey.empty()) {
+    return InvalidCartUri();
+  }
+  auto row = s.store.GetRecord(uri);
+  if (!row) return CartNotFound(uri);
+  if (row->did != did) return NotCartOwner(uri);
+  return std::move(*row);
+}
+
+std::optional<XrpcError> CheckAmount(std::int64_t amount) {
+  if (amount < 0) return XrpcError::Named("InvalidAmount", "amount must be 0 or more (in cents)");
+  return std::nullopt;
+}
+
+std::optional<XrpcError> CheckCurrency(std::string_view currency) {
+  if (!IsCurrencyCode(currency)) {
+    return XrpcError::Named("InvalidCurrency",
+                            "currency must be an ISO 4217 code of three capital letters");
+  }
+  return std::nullopt;
+}
+
+std::optional<XrpcError> CheckRedirect(const std::optional<std::string>& url) {
+  if (url && url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0) {
+    return XrpcError::Named("InvalidRedirectUrl", "redirectUrl must be an http(s) URL");
+  }
+  return std::nullopt;
+}
+
+json::object CheckoutFields(State& s, json::object out, const store::RecordRow& cart) {
+  out["cartUri"] = cart.uri;
+  out["checkoutUrl"] = s.provider.CheckoutUrl(cart.uri, cart.redirect_url);
+  return out;
+}
+
+// Shared by every workflow procedure: callbacks go to the engine; first calls are planned.
+template <class M, class Planner>
+void RunProcedure(const StatePtr& s, xrpc::Request<M>& req, xrpc::Reply<typename M::Output> reply,
+                  Planner&& planner) {
+  const std::string& did = req.auth.did;
+  const std::string nsid(M::kDescriptor.nsid);
+  std::string fingerprint = workflow::Fingerprint(ToJson(req.input).as_object());
+  if (req.input.workflow) {
+    s->engine.Continue(did, nsid, std::move(fingerprint), *req.input.workflow,
+                       DeliverTo(std::move(reply)));
+    return;
+  }
+  std::variant<Plan, XrpcError> plan = planner(did, s->now());
+  if (auto* e = std::get_if<XrpcError>(&plan)) {
+    reply(std::move(*e));
+    return;
+  }
+  s->engine.Start(did, nsid, std::move(fingerprint), std::move(std::get<Plan>(plan)),
+                  DeliverTo(std::move(reply)));
+}
+
+// ---- payment.cart.create -------------------------------------------------------------------
+
+std::variant<Plan, XrpcError> PlanCartCreate(State& s, const lx::payment::cart::create::Input& in,
+                                             const std::string& did, std::int64_t now) {
+  if (auto e = CheckCurrency(in.currency)) return *e;
+  if (auto e = CheckRedirect(in.redirect_url)) return *e;
+  std::vector<Line> none;
+  Line cart = NewCart(s, did, none, in.currency, in.redirect_url.value_or(""), now);
+  Plan plan;
+  plan.output = CheckoutFields(s, {}, cart.row);
+  plan.output["cart"] = ViewOf(cart.row, now);
+  plan.writes.push_back(std::move(cart.write));
+  plan.inserts.push_back(std::move(cart.row));
+  return plan;
+}
+
+// ---- payment.item.create / payment.subscription.create -------------------------------------
+
+// A new line in a new cart, or added to an open cart of the caller's.
+std::variant<Plan, XrpcError> PlanNewLine(State& s, Line line, const std::string& did,
+                                          const std::optional<std::string>& cart_uri,
+                                          const std::optional<std::string>& redirect_url,
+                                          std::string_view uri_field, std::string_view view_field,
+                                          std::int64_t now) {
+  if (auto e = CheckRedirect(redirect_url)) return *e;
+  Plan plan;
+  store::RecordRow cart_row;
+  if (cart_uri) {
+    auto owned = OwnCart(s, *cart_uri, did);
+    if (auto* e = std::get_if<XrpcError>(&owned)) return *e;
+    cart_row = std::move(std::get<store::RecordRow>(owned));
+    const std::string status = EffectiveStatus(cart_row, now);
+    if (status != "open") {
+      return XrpcError::Named("CartNotOpen", "Cart " + cart_row.uri + " is " + status +
+                                                 "; only open carts take new lines");
+    }
+    if (cart_row.currency != line.row.currency) {
+      return XrpcError::Named("CurrencyMismatch", "Cart " + cart_row.uri + " is in " +
+                                                      cart_row.currency + ", not " +
+                                                      line.row.currency);
+    }
+    auto record = ParseRecordJson(cart_row.record_json);
+    if (!record) return XrpcError::Internal();
+    auto& items = (*record)["items"].as_array();
+    if (items.size() >= s.options.max_lines) {
+      return XrpcError::Named("CartTooLarge", "a cart holds at most " +
+                                                  std::to_string(s.options.max_lines) + " lines");
+    }
+    items.push_back(CartLine(line.row.collection, line.row.uri));
+    (*record)["total"] = cart_row.amount + line.row.amount;
+    line.row.cart_uri = cart_row.uri;
+
+    Write update;
+    update.name = "cart";
+    update.verb = Verb::kUpdate;
+    update.repo = did;
+    update.collection = std::string(store::kCartCollection);
+    update.rkey = cart_row.rkey;
+    update.previous = ParseRecordJson(cart_row.record_json);
+    update.record = *record;
+    plan.preconditions.push_back({cart_row.uri, cart_row.cid, "open"});
+    cart_row.record_json = json::serialize(*record);
+    cart_row.amount += line.row.amount;
+    cart_row.updated_at_us = now;
+    plan.writes.push_back(std::move(line.write));
+    plan.writes.push_back(std::move(update));
+    plan.inserts.push_back(line.row);
+    plan.updates.push_back(cart_row);
+  } else {
+    std::vector<Line> lines{std::move(line)};
+    Line cart = NewCart(s, did, lines, lines[0].row.currency, redirect_url.value_or(""), now);
+    line = std::move(lines[0]);
+    cart_row = cart.row;
+    plan.writes.push_back(std::move(line.write));
+    plan.writes.push_back(std::move(cart.write));
+    plan.inserts.push_back(line.row);
+    plan.inserts.push_back(std::move(cart.row));
+  }
+  plan.output = CheckoutFields(s, {}, cart_row);
+  plan.output["cart"] = ViewOf(cart_row, now);
+  plan.output[uri_field] = line.row.uri;
+  plan.output[view_field] = ViewOf(line.row, now);
+  return plan;
+}
+
+std::variant<Plan, XrpcError> PlanItemCreate(State& s, const lx::payment::item::create::Input& in,
+                                             const std::string& did, std::int64_t now) {
+  if (auto e = CheckAmount(in.amount)) return *e;
+  if (auto e = CheckCurrency(in.currency)) return *e;
+  ItemSpec spec{in.subject, in.record_uri, in.amount, in.currency, in.message,
+                in.is_private.value_or(false)};
+  return PlanNewLine(s, NewItem(s, did, spec, now), did, in.cart_uri, in.redirect_url, "itemUri",
+                     "item", now);
+}
+
+std::variant<Plan, XrpcError> PlanSubscriptionCreate(
+    State& s, const lx::payment::subscription::create::Input& in, const std::string& did,
+    std::int64_t now) {
+  if (!in.amount) {
+    return XrpcError::Named("InvalidAmount",
+                            "amount is required: this service has no price list to take it from");
+  }
+  if (auto e = CheckAmount(*in.amount)) return *e;
+  if (auto e = CheckCurrency(in.currency)) return *e;
+  if (in.is_private.value_or(false)) {
+    // com.atiproto.subscription requires `subject`, so a record without it would not be valid.
+    return XrpcError::Named("PrivateSubscriptionUnsupported",
+                            "subscription records must name their subject; isPrivate is not "
+                            "supported for subscriptions");
+  }
+  SubscriptionSpec spec{in.subject, *in.amount, in.currency, in.interval};
+  return PlanNewLine(s, NewSubscription(s, did, spec, now), did, in.cart_uri, in.redirect_url,
+                     "subscriptionUri", "subscription", now);
+}
+
+// ---- payment.cart.clone --------------------------------------------------------------------
+
+std::variant<Plan, XrpcError> PlanClone(State& s, const lx::payment::cart::clone::Input& in,
+                                        const std::string& did, std::int64_t now) {
+  if (auto e = CheckRedirect(in.redirect_url)) return *e;
+  auto owned = OwnCart(s, in.uri, did);
+  if (auto* e = std::get_if<XrpcError>(&owned)) return *e;
+  const store::RecordRow& source = std::get<store::RecordRow>(owned);
+  const std::string status = EffectiveStatus(source, now);
+  if (status == "open") {
+    return XrpcError::Named("CartNotCloneable",
+                            "Cart " + source.uri + " is still open until " +
+                                FormatDatetime(source.expires_at_us) +
+                                "; pay it at its checkout URL, or clone it once it has expired");
+  }
+  const std::vector<std::string> uris = CartLineUris(source);
+  if (uris.size() > s.options.max_lines) {
+    return XrpcError::Named("CartTooLarge", "a cart holds at most " +
+                                                std::to_string(s.options.max_lines) + " lines");
+  }
+  std::vector<store::RecordRow> sources = s.store.GetRecords(uris);
+  if (sources.size() != uris.size()) {
+    return XrpcError::Named("CartNotCloneable",
+                            "Cart " + source.uri + " lists records this service does not know");
+  }
+  std::vector<Line> lines;
+  lines.reserve(sources.size());
+  int items = 0, subscriptions = 0;
+  for (const auto& src : sources) {
+    json::object record = ParseRecordJson(src.record_json).value_or(json::object{});
+    json::object hidden = ParseRecordJson(src.private_json).value_or(json::object{});
+    auto text = [&](std::string_view key) -> std::optional<std::string> {
+      for (const json::object* o : {&record, &hidden}) {
+        if (auto it = o->find(key); it != o->end() && it->value().is_string()) {
+          return std::string(it->value().get_string());
+        }
+      }
+      return std::nullopt;
+    };
+    if (src.collection == store::kItemCollection) {
+      ItemSpec spec{src.subject, text("recordUri"), src.amount, src.currency, text("message"),
+                    !src.private_json.empty()};
+      lines.push_back(NewItem(s, did, spec, now));
+      lines.back().write.name = "item-" + std::to_string(items++);
+    } else if (src.collection == store::kSubscriptionCollection) {
+      SubscriptionSpec spec{src.subject, src.amount, src.currency, text("interval").value_or("monthly")};
+      lines.push_back(NewSubscription(s, did, spec, now));
+      lines.back().write.name = "subscription-" + std::to_string(subscriptions++);
+    } else {
+      return XrpcError::Named("CartNotCloneable", "Cart lists " + src.uri + ", not a line");
+    }
+  }
+  const std::string redirect = in.redirect_url.value_or(source.redirect_url);
+  Line cart = NewCart(s, did, lines, source.currency, redirect, now);
+  cart.row.cloned_from = source.uri;
+
+  Plan plan;
+  plan.output = CheckoutFields(s, {}, cart.row);
+  plan.output["cart"] = ViewOf(cart.row, now);
+  json::array item_views, subscription_views;
+  for (auto& line : lines) {
+    (line.row.collection == store::kItemCollection ? item_views : subscription_views)
+        .push_back(ViewOf(line.row, now));
+    plan.writes.push_back(std::move(line.write));
+    plan.inserts.push_back(std::move(line.row));
+  }
+  plan.output["items"] = std::move(item_views);
+  plan.output["subscriptions"] = std::move(subscription_views);
+  // The cart goes last: if a line cannot be written, no cart points at it.
+  plan.writes.push_back(std::move(cart.write));
+  plan.inserts.push_back(std::move(cart.row));
+  return plan;
+}
+
+// ---- payment.cart.put ----------------------------------------------------------------------
+
+std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put::Input& in,
+                                          const std::string& did, std::int64_t now) {
+  auto owned = OwnCart(s, in.uri, did);
+  if (auto* e = std::get_if<XrpcError>(&owned)) return *e;
+  store::RecordRow cart = std::move(std::get<store::RecordRow>(owned));
+  const std::string status = EffectiveStatus(cart, now);
+  if (status != "open") {
+    return XrpcError::Named("CartNotOpen", "Cart " + cart.uri + " is " + status +
+                                               "; only open carts can be updated");
+  }
+  const json::object current = CurrentRecord(cart, now);
+  auto invalid = [](std::string message) {
+    return XrpcError::Named("InvalidCart", std::move(message));
+  };
+  auto same = [&](std::string_view key, const std::string& value) {
+    auto it = current.find(key);
+    return it != current.end() && it->value().is_string() && it->value().get_string() == value;
+  };
+  if (in.record.status != "open") return invalid("status stays open; payments complete carts");
+  if (in.record.currency != cart.currency) return invalid("currency cannot change");
+  if (!same("createdAt", in.record.created_at)) return invalid("createdAt cannot change");
+  if (!same("expiresAt", in.record.expires_at)) return invalid("expiresAt cannot change");
+  if (in.record.completed_at) return invalid("an open cart has no completedAt");
+  if (in.record.items.size() > s.options.max_lines) {
+    return XrpcError::Named("CartTooLarge", "a cart holds at most " +
+                                                std::to_string(s.options.max_lines) + " lines");
+  }
+  std::vector<std::string> uris;
+  std::set<std::string> seen;
+  for (const auto& line : in.record.items) {
+    if (!seen.insert(line.record_uri).second) return invalid(line.record_uri + " is listed twice");
+    uris.push_back(line.record_uri);
+  }
+  std::vector<store::RecordRow> lines = s.store.GetRecords(uris);
+  if (lines.size() != uris.size()) return invalid("the cart lists records this service does not know");
+  std::int64_t total = 0;
+  Plan plan;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto& line = lines[i];
+    if (line.did != did) return invalid(line.uri + " is not in the caller's repo");
+    if (line.collection != in.record.items[i].type) {
+      return invalid(line.uri + " is not a " + in.record.items[i].type);
+    }
+    if (line.currency != cart.currency) return invalid(line.uri + " is in " + line.currency);
+    if (!line.cart_uri.empty() && line.cart_uri != cart.uri) {
+      return invalid(line.uri + " belongs to another cart");
+    }
+    if (line.status != "pending") return invalid(line.uri + " is " + line.status);
+    total += line.amount;
+    if (line.cart_uri.empty()) {
+      line.cart_uri = cart.uri;
+      line.updated_at_us = now;
+      plan.updates.push_back(line);
+    }
+  }
+  if (in.record.total != total) {
+    return invalid("total must be the sum of the lines: " + std::to_string(total));
+  }
+  // Lines dropped from the cart are free again.
+  for (auto& old : s.store.GetRecords(CartLineUris(cart))) {
+    if (!seen.count(old.uri)) {
+      old.cart_uri.clear();
+      old.updated_at_us = now;
+      plan.updates.push_back(old);
+    }
+  }
+  json::object record = ToJson(in.record).as_object();
+  record["$type"] = store::kCartCollection;
+  Write update;
+  update.name = "cart";
+  update.verb = Verb::kUpdate;
+  update.repo = did;
+  update.collection = std::string(store::kCartCollection);
+  update.rkey = cart.rkey;
+  update.previous = ParseRecordJson(cart.record_json);
+  update.record = record;
+  update.cid = lex::ComputeRecordCid(record);
+  plan.preconditions.push_back({cart.uri, cart.cid, "open"});
+  cart.record_json = json::serialize(record);
+  cart.amount = total;
+  cart.updated_at_us = now;
+  plan.output["uri"] = cart.uri;
+  plan.output["cid"] = update.cid;
+  plan.writes.push_back(std::move(update));
+  plan.updates.push_back(std::move(cart));
+  return plan;
+}
+
+// ---- payment.cart.get ----------------------------------------------------------------------
+
+void CartGet(const StatePtr& s, xrpc::Request<lx::payment::cart::get::Method>& req,
+             xrpc::Reply<lx::payment::cart::get::Output> reply) {
+  const auto& p = req.params;
+  const std::string& did = req.auth.did;
+  const std::int64_t now = s->now();
+  std::string cart_uri;
+  if (p.uri) {
+    cart_uri = *p.uri;
+  } else if (p.item_uri || p.subscription_uri) {
+    const std::string& line_uri = p.item_uri ? *p.item_uri : *p.subscription_uri;
+    auto line = s->store.GetRecord(line_uri);
+    if (!line || line->did != did || line->cart_uri.empty()) {
+      reply(XrpcError::Named("CartNotFound", "No cart of the caller's lists " + line_uri));
+      return;
+    }
+    cart_uri = line->cart_uri;
+  } else {
+    reply(XrpcError::InvalidRequest("one of uri, itemUri or subscriptionUri is required"));
+    return;
+  }
+  auto owned = OwnCart(*s, cart_uri, did);
+  if (auto* e = std::get_if<XrpcError>(&owned)) {
+    reply(std::move(*e));
+    return;
+  }
+  store::RecordRow cart = std::move(std::get<store::RecordRow>(owned));
+  std::vector<store::RecordRow> lines = s->store.GetRecords(CartLineUris(cart));
+
+  // Rows whose record in the user's repo lags our status get a one-shot #update.
+  std::vector<Write> sync;
+  std::vector<store::RecordRow> synced;
+  auto check = [&](store::RecordRow& row) {
+    json::object current = CurrentRecord(row, now);
+    auto written = ParseRecordJson(row.record_json);
+    if (written && *written == current) return;
+    Write w;
+    w.name = "sync-" + std::to_string(sync.size());
+    w.verb = Verb::kUpdate;
+    w.repo = row.did;
+    w.collection = row.collection;
+    w.rkey = row.rkey;
+    w.record = current;
+    sync.push_back(std::move(w));
+    row.status = EffectiveStatus(row, now);
+    row.record_json = json::serialize(current);
+    row.updated_at_us = now;
+    synced.push_back(row);
+  };
+  check(cart);
+  for (auto& line : lines) check(line);
+
+  json::object out;
+  out["uri"] = cart.uri;
+  out["cart"] = ViewOf(cart, now);
+  if (EffectiveStatus(cart, now) == "open") {
+    out["checkoutUrl"] = s->provider.CheckoutUrl(cart.uri, cart.redirect_url);
+  }
+  json::array items, subscriptions;
+  for (const auto& line : lines) {
+    (line.collection == store::kItemCollection ? items : subscriptions).push_back(ViewOf(line, now));
+  }
+  out["items"] = std::move(items);
+  out["subscriptions"] = std::move(subscriptions);
+  if (sync.empty()) {
+    out["cid"] = cart.cid;
+    Deliver(reply, std::move(out));
+    return;
+  }
+  json::object body = workflow::SideEffectBody("syncCart", sync);
+  for (std::size_t i = 0; i < sync.size(); ++i) synced[i].cid = sync[i].cid;
+  out["cid"] = synced[0].uri == cart.uri ? synced[0].cid : cart.cid;
+  out["workflow"] = std::move(body["workflow"]);
+  // One-shot: from now on the rows say the repo holds the synced records.
+  s->store.Submit(
+      [synced = std::move(synced)](store::WriteTxn& txn) {
+        for (const auto& row : synced) {
+          if (auto st = txn.UpdateRecord(row); !st.ok()) return st;
+        }
+        return store::Status::Ok();
+      },
+      [reply, out = std::move(out)](store::Status st) mutable {
+        if (!st.ok()) {
+          reply(XrpcError{503, std::string(workflow::kStoreUnavailable), st.message});
+          return;
+        }
+        Deliver(reply, std::move(out));
+      });
+}
+
+// ---- payment.cart.list ---------------------------------------------------------------------
+
+xrpc::HandlerResult<lx::payment::cart::list::Output> CartList(
+    State& s, xrpc::Request<lx::payment::cart::list::Method>& req) {
+  const auto& p = req.params;
+  const std::int64_t now = s.now();
+  store::CartQuery q;
+  q.did = req.auth.did;
+  q.status = p.status;
+  q.subject = p.subject;
+  q.limit = static_cast<int>(p.limit);
+  if (p.cursor) {
+    std::int64_t seq = 0;
+    auto [ptr, ec] = std::from_chars(p.cursor->data(), p.cursor->data() + p.cursor->size(), seq);
+    if (ec != std::errc() || ptr != p.cursor->data() + p.cursor->size() || seq <= 0) {
+      return XrpcError::InvalidRequest("Malformed cursor");
+    }
+    q.before_seq = seq;
+  }
+  store::Page<store::RecordRow> page = s.store.ListCarts(q);
+  lx::payment::cart::list::Output out;
+  for (const auto& row : page.rows) {
+    // An open cart past its expiry is expired even if the sweeper has not run yet.
+    if (p.status && EffectiveStatus(row, now) != *p.status) continue;
+    lx::payment::cart::list::CartResponse entry;
+    entry.uri = row.uri;
+    entry.cid = row.cid;
+    lex::Errors errors;
+    if (!Parse(json::value(ViewOf(row, now)), entry.record, lex::Path("record"), errors)) {
+      return XrpcError::Internal();
+    }
+    out.carts.push_back(std::move(entry));
+  }
+  if (page.next_before_seq) out.cursor = std::to_string(*page.next_before_seq);
+  return out;
+}
+
+}  // namespace
+
+Service::Service(store::Store& store, const PaymentProvider& provider, Options options,
+                 Clock now_us)
+    : state_(std::make_shared<State>(
+          store, provider, std::move(options),
+          now_us ? std::move(now_us) : Clock(&lex::TidClock::SystemNowMicros))) {}
+
+Service::~Service() {
+  {
+    std::lock_guard lock(state_->sweeper_mu);
+    state_->stopping = true;
+  }
+  state_->sweeper_cv.notify_all();
+  if (state_->sweeper.joinable()) state_->sweeper.join();
+}
+
+std::int64_t Service::SweepOnce() {
+  std::int64_t expired = 0;
+  const std::int64_t now = state_->now();
+  state_->store.WriteSync([&](store::WriteTxn& txn) {
+    expired = txn.ExpireOpenCarts(now);
+    txn.DeleteExpiredWorkflows(now);
+    return store::Status::Ok();
+  });
+  return expired;
+}
+
+void Service::StartSweeper() {
+  if (state_->sweeper.joinable()) return;
+  state_->sweeper = std::thread([this] {
+    std::unique_lock lock(state_->sweeper_mu);
+    while (!state_->stopping) {
+      lock.unlock();
+      SweepOnce();
+      lock.lock();
+      state_->sweeper_cv.wait_for(
+          lock, std::chrono::seconds(std::max<std::int64_t>(1, state_->options.sweep_interval_seconds)),
+          [this] { return state_->stopping; });
+    }
+  });
+}
+
+void Service::Register(xrpc::Router& router) {
+  const xrpc::MethodOptions auth{.auth = xrpc::AuthPolicy::kRequired};
+  StatePtr s = state_;
+
+  router.Add<lx::payment::cart::create::Method>(
+      [s](auto& req, auto reply) {
+        RunProcedure(s, req, std::move(reply), [&](const std::string& did, std::int64_t now) {
+          return PlanCartCreate(*s, req.input, did, now);
+        });
+      },
+      auth);
+  router.Add<lx::payment::item::create::Method>(
+      [s](auto& req, auto reply) {
+        RunProcedure(s, req, std::move(reply), [&](const std::string& did, std::int64_t now) {
+          return PlanItemCreate(*s, req.input, did, now);
+        });
+      },
+      auth);
+  router.Add<lx::payment::subscription::create::Method>(
+      [s](auto& req, auto reply) {
+        RunProcedure(s, req, std::move(reply), [&](const std::string& did, std::int64_t now) {
+          return PlanSubscriptionCreate(*s, req.input, did, now);
+        });
+      },
+      auth);
+  router.Add<lx::payment::cart::clone::Method>(
+      [s](auto& req, auto reply) {
+        RunProcedure(s, req, std::move(reply), [&](const std::string& did, std::int64_t now) {
+          return PlanClone(*s, req.input, did, now);
+        });
+      },
+      auth);
+  router.Add<lx::payment::cart::put::Method>(
+      [s](auto& req, auto reply) {
+        RunProcedure(s, req, std::move(reply), [&](const std::string& did, std::int64_t now) {
+          return PlanCartPut(*s, req.input, did, now);
+        });
+      },
+      auth);
+  router.Add<lx::payment::cart::get::Method>(
+      [s](auto& req, auto reply) { CartGet(s, req, std::move(reply)); }, auth);
+  router.Add<lx::payment::cart::list::Method>([s](auto& req) { return CartList(*s, req); }, auth);
+}
+
+}  // namespace atipay::payments

@@ -1,0 +1,146 @@
+// atipay-admin: operator commands on the database of a running (or stopped) atipay-server.
+//
+//   atipay-admin --db PATH payment CART_AT_URI completed|failed
+//   atipay-admin --db PATH show AT_URI
+//   atipay-admin --db PATH sweep
+//
+// SQLite in WAL mode lets this process write while the server runs; the server reads our
+// truth from the same file on its next request.
+#include <boost/json.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "lex/tid.h"
+#include "payments/provider.h"
+#include "payments/records.h"
+#include "store/store.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(atipay-admin: operator commands on an atipay database.
+
+Usage:
+  atipay-admin --db PATH payment CART_AT_URI completed|failed
+      Records a payment outcome (the built-in manual payment provider):
+        completed: the cart becomes completed, its items completed, its subscriptions active;
+        failed:    its pending items become failed; the cart stays as it is.
+      The user's repo catches up on their next com.atiproto.payment.cart.get.
+  atipay-admin --db PATH show AT_URI
+      Prints the row we keep for a cart, item or subscription (JSON).
+  atipay-admin --db PATH sweep
+      Expires open carts past their expiry now (the server also does this periodically).
+
+  --db PATH defaults to $ATIPAY_DB, then atipay.db (as atipay-server).
+Exit status: 0 done, 1 refused or not found, 2 usage or database error.
+)";
+
+int Usage(const char* message) {
+  if (message) std::fprintf(stderr, "atipay-admin: %s\n\n", message);
+  std::fputs(kUsage, stderr);
+  return 2;
+}
+
+boost::json::object RowJson(const atipay::store::RecordRow& r, std::int64_t now) {
+  using atipay::payments::FormatDatetime;
+  boost::json::object o;
+  o["uri"] = r.uri;
+  o["cid"] = r.cid;
+  o["status"] = atipay::payments::EffectiveStatus(r, now);
+  o["storedStatus"] = r.status;
+  o["record"] = boost::json::parse(r.record_json);
+  if (!r.private_json.empty()) o["private"] = boost::json::parse(r.private_json);
+  if (!r.cart_uri.empty()) o["cartUri"] = r.cart_uri;
+  if (!r.subject.empty()) o["subject"] = r.subject;
+  o["amount"] = r.amount;
+  o["currency"] = r.currency;
+  o["createdAt"] = FormatDatetime(r.created_at_us);
+  o["updatedAt"] = FormatDatetime(r.updated_at_us);
+  if (r.expires_at_us) o["expiresAt"] = FormatDatetime(r.expires_at_us);
+  if (r.completed_at_us) o["completedAt"] = FormatDatetime(r.completed_at_us);
+  if (!r.redirect_url.empty()) o["redirectUrl"] = r.redirect_url;
+  if (!r.cloned_from.empty()) o["clonedFrom"] = r.cloned_from;
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string db = std::getenv("ATIPAY_DB") ? std::getenv("ATIPAY_DB") : "atipay.db";
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (args[i] == "--db") {
+      if (i + 1 >= args.size()) return Usage("--db needs a path");
+      db = args[++i];
+    } else if (args[i].rfind("--db=", 0) == 0) {
+      db = args[i].substr(5);
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  if (rest.empty()) return Usage("no command");
+
+  atipay::store::StoreOptions options;
+  options.path = db;
+  options.read_connections = 1;
+  std::string error;
+  auto store = atipay::store::OpenSqliteStore(options, &error);
+  if (!store) {
+    std::fprintf(stderr, "atipay-admin: %s: %s\n", db.c_str(), error.c_str());
+    return 2;
+  }
+  const std::int64_t now = atipay::lex::TidClock::SystemNowMicros();
+
+  if (rest[0] == "payment") {
+    if (rest.size() != 3) return Usage("payment needs CART_AT_URI and completed|failed");
+    atipay::payments::PaymentOutcome outcome;
+    if (rest[2] == "completed") {
+      outcome = atipay::payments::PaymentOutcome::kCompleted;
+    } else if (rest[2] == "failed") {
+      outcome = atipay::payments::PaymentOutcome::kFailed;
+    } else {
+      return Usage("the outcome is completed or failed");
+    }
+    std::string note;
+    auto status = store->WriteSync([&](atipay::store::WriteTxn& txn) {
+      return atipay::payments::RecordPayment(txn, rest[1], outcome, "atipay-admin", now, &note);
+    });
+    if (!status.ok()) {
+      std::fprintf(stderr, "atipay-admin: %s\n", status.message.c_str());
+      return status.code == atipay::store::Status::Code::kUnavailable ? 2 : 1;
+    }
+    std::printf("%s: %s\n", rest[1].c_str(), note.c_str());
+    return 0;
+  }
+  if (rest[0] == "show") {
+    if (rest.size() != 2) return Usage("show needs an AT-URI");
+    auto row = store->GetRecord(rest[1]);
+    if (!row) {
+      std::fprintf(stderr, "atipay-admin: no record %s\n", rest[1].c_str());
+      return 1;
+    }
+    std::cout << boost::json::serialize(RowJson(*row, now)) << "\n";
+    return 0;
+  }
+  if (rest[0] == "sweep") {
+    std::int64_t expired = 0;
+    auto status = store->WriteSync([&](atipay::store::WriteTxn& txn) {
+      expired = txn.ExpireOpenCarts(now);
+      return atipay::store::Status::Ok();
+    });
+    if (!status.ok()) {
+      std::fprintf(stderr, "atipay-admin: %s\n", status.message.c_str());
+      return 2;
+    }
+    std::printf("%lld cart(s) expired\n", static_cast<long long>(expired));
+    return 0;
+  }
+  return Usage(("unknown command " + rest[0]).c_str());
+}
