@@ -9,6 +9,7 @@ PACKAGES=(
   libsqlite3-dev                           # the embedded store
   libssl-dev                               # SHA-256, P-256 (ES256), TLS
   libsecp256k1-dev                         # ES256K verification, ~10x faster than OpenSSL
+  libjemalloc-dev                          # atipay-server's allocator: 14% fewer instructions per clone
   libicu-dev                               # grapheme clusters for maxGraphemes
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm                               # interop tests with the official TypeScript client

@@ -11,6 +11,7 @@
 #include "lex/cid.h"
 #include "lex/encoding.h"
 #include "lex/formats.h"
+#include "lex/tid.h"
 #include "workflow/plan_codec.h"
 #include "workflow/workflow.h"
 
@@ -24,13 +25,15 @@ constexpr std::string_view kErrorIntent = "error";
 constexpr std::string_view kRollbackIntent = "rollback";
 constexpr std::size_t kMaxRaiseMessage = 1024;
 
+// A TID followed by random characters: unique without coordination, and increasing, so new
+// workflow rows append to the end of their table's B-tree instead of landing on random pages
+// (each page touched is a page written at commit).
 std::string NewWorkflowId() {
-  unsigned char bytes[10];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    // RAND_bytes only fails when the OS has no entropy; a TID keeps ids unique regardless.
-    return lex::EncodeBase32(std::to_string(std::rand()));
-  }
-  return lex::EncodeBase32(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+  static lex::TidClock clock;
+  unsigned char bytes[5] = {};
+  RAND_bytes(bytes, sizeof bytes);  // the TID alone is already unique within this process
+  return clock.Next() +
+         lex::EncodeBase32(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
 // "com.atiproto.payment.cart.clone" -> "cart.clone": readable intents that stay short.
