@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Clone benchmark against the real atipay-server: complete clones per second (every round, with
+# service-auth verification of every call and synchronous=FULL commits) and latency per call.
+#   - atipay-server pinned to core 0 with --threads 1 (one core), a fresh database;
+#   - atipay-load pinned to core 1: fresh identities (DID documents in a dev directory the server
+#     trusts), one source cart each, tokens pre-signed before the window.
+#
+# Usage: tools/bench/clone-load.sh [BUILD_DIR]       (default: build)
+# Environment: DURATION (10s), CONNECTIONS (32), IDENTITIES (32), SYNCHRONOUS (FULL | NORMAL),
+#              VALIDATE_OUTPUT (on | off), PLC_URL (register identities on a PLC directory
+#              instead; the server then resolves them there).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build}
+duration=${DURATION:-10s}
+connections=${CONNECTIONS:-32}
+identities=${IDENTITIES:-32}
+synchronous=${SYNCHRONOUS:-FULL}
+validate=${VALIDATE_OUTPUT:-on}
+server=$build/bin/atipay-server
+load=$build/bin/atipay-load
+for bin in "$server" "$load"; do
+  [ -x "$bin" ] || { echo "missing $bin (tools/build.sh atipay-server atipay-load)" >&2; exit 1; }
+done
+work=$(mktemp -d /tmp/atipay-clone-load.XXXXXX)
+mkdir -p "$work/dids"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+did="did:web:127.0.0.1%3A$port"
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null && wait "$server_pid" 2> /dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cores=$(nproc)
+server_cpu=0
+load_cpu=$(( cores > 1 ? 1 : 0 ))
+validate_flag=--validate-output
+[ "$validate" = off ] && validate_flag=--no-validate-output
+identity_flags=(--did-dir "$work/dids")
+server_identity_flags=(--dev-did-dir "$work/dids")
+if [ -n "${PLC_URL:-}" ]; then
+  identity_flags=(--plc-url "$PLC_URL")
+  server_identity_flags=(--plc-url "$PLC_URL")
+fi
+taskset -c $server_cpu "$server" --listen "127.0.0.1:$port" --service-did "$did" \
+  --db "$work/atipay.db" --db-synchronous "$synchronous" "$validate_flag" \
+  "${server_identity_flags[@]}" --threads 1 --cart-ttl 2 --access-log off \
+  > "$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+  curl -fs "127.0.0.1:$port/xrpc/_health" > /dev/null 2>&1 && break
+  sleep 0.1
+done
+echo "atipay-server on core $server_cpu (synchronous=$synchronous, output validation $validate);" \
+     "atipay-load on core $load_cpu, $connections connections, $identities identities, $duration"
+# Source carts expire after 2 s (--cart-ttl 2); atipay-load waits for that before measuring.
+taskset -c $load_cpu "$load" --url "http://127.0.0.1:$port" --aud "$did" "${identity_flags[@]}" \
+  --identities "$identities" --connections "$connections" --duration "$duration" \
+  --wait-cloneable 30s
