@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # atipay-load against the real atipay-server: 50 complete, verified clones (every round, real
-# service auth through a dev DID directory, synchronous=FULL). Usage: clone_smoke.sh SERVER LOAD
+# service auth through a dev DID directory, synchronous=FULL). One item per source cart, so
+# a slow machine cannot see the cart expire (2 s TTL) between two item.create calls. Usage: clone_smoke.sh SERVER LOAD
 set -euo pipefail
 server=$1
 load=$2
@@ -15,14 +16,14 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 did="did:web:127.0.0.1%3A$port"
 "$server" --listen "127.0.0.1:$port" --service-did "$did" --db "$work/atipay.db" \
-  --dev-did-dir "$work/dids" --cart-ttl 1 --access-log off > "$work/server.log" 2>&1 &
+  --dev-did-dir "$work/dids" --cart-ttl 2 --access-log off > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
   curl -fs "127.0.0.1:$port/xrpc/_health" > /dev/null 2>&1 && break
   sleep 0.1
 done
 out=$("$load" --url "http://127.0.0.1:$port" --aud "$did" --did-dir "$work/dids" \
-  --identities 4 --connections 4 --clones 50 --wait-cloneable 30s --verify-every 1 --json --quiet) || {
+  --identities 4 --connections 4 --clones 50 --items-per-cart 1 --wait-cloneable 30s --verify-every 1 --json --quiet) || {
   echo "atipay-load failed: $out"; cat "$work/server.log"; exit 1; }
 complete=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["clones"]["complete"])' <<< "$out")
 [ "$complete" = 50 ] || { echo "expected 50 complete clones, got $complete: $out"; exit 1; }

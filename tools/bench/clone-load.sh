@@ -45,7 +45,7 @@ if [ -n "${PLC_URL:-}" ]; then
 fi
 taskset -c $server_cpu "$server" --listen "127.0.0.1:$port" --service-did "$did" \
   --db "$work/atipay.db" --db-synchronous "$synchronous" "$validate_flag" \
-  "${server_identity_flags[@]}" --threads 1 --cart-ttl 2 --access-log off \
+  "${server_identity_flags[@]}" --threads 1 --cart-ttl 5 --access-log off \
   > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
@@ -54,7 +54,7 @@ for _ in $(seq 100); do
 done
 echo "atipay-server on core $server_cpu (synchronous=$synchronous, output validation $validate);" \
      "atipay-load on core $load_cpu, $connections connections, $identities identities, $duration"
-# Source carts expire after 2 s (--cart-ttl 2); atipay-load waits for that before measuring.
+# Source carts expire after 5 s (--cart-ttl 5); atipay-load waits for that before measuring.
 taskset -c $load_cpu "$load" --url "http://127.0.0.1:$port" --aud "$did" "${identity_flags[@]}" \
   --identities "$identities" --connections "$connections" --duration "$duration" \
   --wait-cloneable 30s
