@@ -2,13 +2,14 @@
 
 #include <openssl/rand.h>
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
+#include <array>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <tuple>
 #include <utility>
 
+#include "auth/flat_json.h"
 #include "lex/encoding.h"
 #include "lex/formats.h"
 
@@ -18,33 +19,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::size_t kMaxJtiBytes = 256;
-// Timestamps beyond 2^53 (JavaScript's exact integers) mean nothing and would let skew
-// arithmetic overflow.
-constexpr std::int64_t kMaxTimestamp = std::int64_t{1} << 53;
-
-// Parses into a stack buffer: claims are small, and this keeps the hot path off the heap
-// for everything but the strings we keep.
-class SmallJson {
- public:
-  SmallJson() : value_(json::storage_ptr(&resource_)) {}
-  bool Parse(std::string_view text) {
-    json::error_code ec;
-    value_ = json::parse(text, ec, &resource_);
-    return !ec;
-  }
-  const json::value& value() const { return value_; }
-
- private:
-  unsigned char buffer_[4096];
-  json::monotonic_resource resource_{buffer_, sizeof(buffer_)};
-  // Same storage as the parse result, so assignment moves instead of copying to the heap.
-  json::value value_;
-};
-
-std::optional<std::int64_t> PositiveInt(const json::value& v) {
-  if (v.is_int64() && v.get_int64() > 0 && v.get_int64() <= kMaxTimestamp) return v.get_int64();
-  return std::nullopt;  // uint64 values are all above kMaxTimestamp
-}
 
 bool IsFragmentChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -75,6 +49,55 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 xrpc::XrpcError Malformed(std::string message) { return AuthError(kBadJwt, std::move(message)); }
 
+// base64url character -> its 6 bits already shifted into place for each of the four positions
+// of a group, so that a group is four lookups and three ORs. Bit 31 marks everything outside
+// the alphabet ('=' included: JWTs are unpadded).
+constexpr std::uint32_t kBad = 0x80000000u;
+using Base64Table = std::array<std::uint32_t, 256>;
+constexpr std::array<Base64Table, 4> kBase64UrlTables = [] {
+  std::array<Base64Table, 4> t{};
+  for (Base64Table& table : t) table.fill(kBad);
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (std::uint32_t i = 0; i < kAlphabet.size(); ++i) {
+    const auto c = static_cast<unsigned char>(kAlphabet[i]);
+    t[0][c] = i << 18;
+    t[1][c] = i << 12;
+    t[2][c] = i << 6;
+    t[3][c] = i;
+  }
+  return t;
+}();
+
+// Unpadded base64url, strictly (as lex::DecodeBase64Url): only the alphabet, no lone final
+// character, unused tail bits zero. Straight into `out`, without per-byte appends.
+bool DecodeBase64Url(std::string_view text, std::string& out) {
+  const std::size_t groups = text.size() / 4;
+  const std::size_t tail = text.size() % 4;
+  if (tail == 1) return false;
+  out.resize(groups * 3 + (tail == 0 ? 0 : tail - 1));
+  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  const auto& [t0, t1, t2, t3] = kBase64UrlTables;
+  std::uint32_t bad = 0;
+  for (std::size_t g = 0; g < groups; ++g, in += 4, o += 3) {
+    const std::uint32_t v = t0[in[0]] | t1[in[1]] | t2[in[2]] | t3[in[3]];
+    bad |= v;
+    o[0] = static_cast<unsigned char>(v >> 16);
+    o[1] = static_cast<unsigned char>(v >> 8);
+    o[2] = static_cast<unsigned char>(v);
+  }
+  if (tail >= 2) {
+    const std::uint32_t v = t0[in[0]] | t1[in[1]] | (tail == 3 ? t2[in[2]] : 0);
+    bad |= v;
+    o[0] = static_cast<unsigned char>(v >> 16);
+    if (tail == 3) o[1] = static_cast<unsigned char>(v >> 8);
+    // Bits past the last whole byte must be zero, or two texts would decode alike.
+    if ((v & (tail == 2 ? 0xffffu : 0xffu)) != 0) return false;
+  }
+  return (bad & kBad) == 0;
+}
+
 }  // namespace
 
 xrpc::XrpcError AuthError(std::string_view name, std::string message) {
@@ -98,79 +121,78 @@ std::variant<DecodedJwt, xrpc::XrpcError> DecodeJwt(std::string_view token) {
   if (header.size() > kMaxHeaderBytes) return Malformed("jwt header too large");
   DecodedJwt out;
   out.signing_input = token.substr(0, second);
-  std::optional<std::string> h = lex::DecodeBase64Url(header);
-  std::optional<std::string> p = lex::DecodeBase64Url(payload);
-  std::optional<std::string> s = lex::DecodeBase64Url(signature);
-  if (!h || !p || !s) return Malformed("jwt is not valid base64url");
-  out.header_json = std::move(*h);
-  out.payload_json = std::move(*p);
-  out.signature = std::move(*s);
+  if (!DecodeBase64Url(header, out.header_json) || !DecodeBase64Url(payload, out.payload_json) ||
+      !DecodeBase64Url(signature, out.signature)) {
+    return Malformed("jwt is not valid base64url");
+  }
   return out;
 }
 
 std::variant<ParsedJwt, xrpc::XrpcError> ParseJwtJson(std::string_view header_json,
                                                       std::string_view payload_json) {
+  using flat_json::Value;
+  auto is_string = [](const std::optional<Value>& v) {
+    return v && v->kind == Value::Kind::kString;
+  };
   ParsedJwt out;
   {
-    SmallJson doc;
-    if (!doc.Parse(header_json) || !doc.value().is_object()) {
+    enum { kAlg, kTyp, kKid, kCrit };
+    flat_json::Wanted header[] = {{"alg", {}}, {"typ", {}}, {"kid", {}}, {"crit", {}}};
+    if (!flat_json::ParseObject(header_json, header)) {
       return Malformed("jwt header is not a JSON object");
     }
-    const json::object& header = doc.value().get_object();
-    const json::value* alg = header.if_contains("alg");
-    if (alg == nullptr || !alg->is_string()) return Malformed("jwt header has no alg");
-    std::optional<Curve> curve = CurveFromJwtAlg(alg->get_string());
+    if (!is_string(header[kAlg].value)) return Malformed("jwt header has no alg");
+    const std::string alg = flat_json::DecodeString(*header[kAlg].value);
+    std::optional<Curve> curve = CurveFromJwtAlg(alg);
     if (!curve) {
       // Covers "none", HS*, RS*, PS*, EdDSA: only the two atproto curves are accepted.
-      return Malformed("unsupported jwt alg \"" +
-                       std::string(std::string_view(alg->get_string()).substr(0, 32)) + "\"");
+      return Malformed("unsupported jwt alg \"" + alg.substr(0, 32) + "\"");
     }
     out.header.alg = *curve;
-    if (const json::value* typ = header.if_contains("typ")) {
-      if (!typ->is_string()) return Malformed("jwt typ is not a string");
-      out.header.typ = typ->get_string();
+    if (const std::optional<Value>& typ = header[kTyp].value) {
+      if (!is_string(typ)) return Malformed("jwt typ is not a string");
+      out.header.typ = flat_json::DecodeString(*typ);
       // at+jwt, refresh+jwt, dpop+jwt (refused by name in the reference) and anything else
       // that is not a plain JWT.
       if (!EqualsIgnoreCase(out.header.typ, "JWT")) {
         return AuthError(kBadJwtType, "Invalid jwt type \"" + out.header.typ.substr(0, 32) + "\"");
       }
     }
-    if (const json::value* kid = header.if_contains("kid")) {
-      if (!kid->is_string()) return Malformed("jwt kid is not a string");
-      out.header.kid = kid->get_string();
+    if (const std::optional<Value>& kid = header[kKid].value) {
+      if (!is_string(kid)) return Malformed("jwt kid is not a string");
+      out.header.kid = flat_json::DecodeString(*kid);
     }
     // RFC 7515 §4.1.11: extensions we do not understand must not be ignored.
-    if (header.contains("crit")) return Malformed("unsupported jwt crit header");
+    if (header[kCrit].value) return Malformed("unsupported jwt crit header");
   }
-  SmallJson doc;
-  if (!doc.Parse(payload_json) || !doc.value().is_object()) {
+  enum { kIss, kAud, kExp, kIat, kNbf, kLxm, kJti };
+  flat_json::Wanted claims[] = {{"iss", {}}, {"aud", {}}, {"exp", {}}, {"iat", {}},
+                                {"nbf", {}}, {"lxm", {}}, {"jti", {}}};
+  if (!flat_json::ParseObject(payload_json, claims)) {
     return Malformed("jwt payload is not a JSON object");
   }
-  const json::object& claims = doc.value().get_object();
-  const json::value* iss = claims.if_contains("iss");
-  const json::value* aud = claims.if_contains("aud");
-  const json::value* exp = claims.if_contains("exp");
-  if (iss == nullptr || !iss->is_string() || aud == nullptr || !aud->is_string() ||
-      exp == nullptr) {
+  if (!is_string(claims[kIss].value) || !is_string(claims[kAud].value) || !claims[kExp].value) {
     return Malformed("poorly formatted jwt");
   }
-  std::optional<std::int64_t> exp_value = PositiveInt(*exp);
+  std::optional<std::int64_t> exp_value = flat_json::PositiveInteger(*claims[kExp].value);
   if (!exp_value) return Malformed("jwt exp is not a positive integer");
   out.claims.exp = *exp_value;
-  for (auto [name, slot] : {std::pair{"iat", &out.claims.iat}, std::pair{"nbf", &out.claims.nbf}}) {
-    if (const json::value* v = claims.if_contains(name)) {
-      *slot = PositiveInt(*v);
+  for (auto [name, index, slot] :
+       {std::tuple{"iat", kIat, &out.claims.iat}, std::tuple{"nbf", kNbf, &out.claims.nbf}}) {
+    if (const std::optional<Value>& v = claims[index].value) {
+      *slot = flat_json::PositiveInteger(*v);
       if (!*slot) return Malformed(std::string("jwt ") + name + " is not a positive integer");
     }
   }
-  for (auto [name, slot] : {std::pair{"lxm", &out.claims.lxm}, std::pair{"jti", &out.claims.jti}}) {
-    if (const json::value* v = claims.if_contains(name)) {
-      if (!v->is_string()) return Malformed(std::string("jwt ") + name + " is not a string");
-      *slot = std::string(v->get_string());
+  for (auto [name, index, slot] :
+       {std::tuple{"lxm", kLxm, &out.claims.lxm}, std::tuple{"jti", kJti, &out.claims.jti}}) {
+    if (const std::optional<Value>& v = claims[index].value) {
+      if (!is_string(v)) return Malformed(std::string("jwt ") + name + " is not a string");
+      *slot = flat_json::DecodeString(*v);
     }
   }
-  out.claims.iss = iss->get_string();
-  out.claims.aud = aud->get_string();
+  out.claims.iss = flat_json::DecodeString(*claims[kIss].value);
+  out.claims.aud = flat_json::DecodeString(*claims[kAud].value);
   if (!IsValidIss(out.claims.iss)) return AuthError(kBadJwtIss, "jwt iss is not a valid DID");
   return out;
 }

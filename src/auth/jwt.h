@@ -48,6 +48,7 @@ struct DecodedJwt {
 std::variant<DecodedJwt, xrpc::XrpcError> DecodeJwt(std::string_view token);
 
 // Stage 2: header and claims, typed. Checks shapes and types, not values against time or us.
+// The JSON is read by flat_json.h (as strict as boost::json, without building a DOM).
 struct JwtHeader {
   Curve alg = Curve::kSecp256k1;
   std::string typ;  // empty when absent

@@ -73,7 +73,9 @@ ServiceAuthVerifier::ServiceAuthVerifier(ServiceAuthOptions options, KeyResolver
     : options_(std::move(options)),
       keys_(keys),
       clock_(clock),
-      replay_(options_.replay_cache_size) {}
+      // Pairs are kept until exp + skew, and exp is at most now + max_lifetime + skew.
+      replay_(options_.replay_cache_size,
+              options_.max_lifetime.count() + 2 * options_.clock_skew.count()) {}
 
 ServiceAuthVerifier::Result ServiceAuthVerifier::Verify(std::string_view authorization,
                                                         std::string_view nsid) {
@@ -149,8 +151,22 @@ std::optional<ServiceAuthVerifier::Result> ServiceAuthVerifier::Run(std::string_
 
   // Only a correctly signed token may take a replay-cache slot.
   const std::int64_t keep_until = parsed.claims.exp + options_.clock_skew.count();
-  if (!replay_.CheckAndInsert(did, *parsed.claims.jti, keep_until, now)) {
-    return AuthError(kNonceNotUnique, "jwt jti already used");
+  switch (replay_.CheckAndInsert(did, *parsed.claims.jti, keep_until, now)) {
+    case ReplayCache::Outcome::kFresh:
+      break;
+    case ReplayCache::Outcome::kReplay:
+      return AuthError(kNonceNotUnique, "jwt jti already used");
+    case ReplayCache::Outcome::kFull:
+      // Forgetting a live jti would allow a replay: refuse instead, until tokens expire.
+      return xrpc::XrpcError::NotEnoughResources(
+          "too many unexpired service tokens to remember; retry with a new token later");
+    case ReplayCache::Outcome::kTooLate:
+      // CheckClaims bounds exp, so this does not happen; refuse rather than forget early.
+      return AuthError(kJwtTooOld, "jwt outlives the replay window");
+    case ReplayCache::Outcome::kExpired:
+      // The clock stepped back: by the latest time seen the token has expired, and its jti
+      // may already have been forgotten.
+      return AuthError(kJwtExpired, "jwt expired");
   }
 
   VerifiedCaller caller;

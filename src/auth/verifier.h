@@ -72,8 +72,11 @@ struct ServiceAuthOptions {
   std::chrono::seconds clock_skew{30};
   // Longest accepted token lifetime (exp - now, now - iat); bounds the replay window.
   std::chrono::seconds max_lifetime{300};
-  // Most (issuer, jti) pairs remembered at once.
-  std::size_t replay_cache_size = 200000;
+  // Most (issuer, jti) pairs remembered at once. A pair is kept until its token's exp + skew,
+  // so at most max_lifetime + 2 x clock_skew (360 s by default); the default holds 10,000
+  // tokens/s at that worst case. When full, fresh tokens get 503 NotEnoughResources: a pair
+  // is never forgotten early. At most 44 bytes a pair, ~110 MiB when full (replay_cache.h).
+  std::size_t replay_cache_size = 4'000'000;
 };
 
 struct VerifiedCaller {
@@ -96,7 +99,8 @@ class ServiceAuthVerifier {
                       const Clock& clock = SystemClock::Instance());
 
   // `authorization` is the Authorization header value ("" when absent); `nsid` the method
-  // called. Errors are 401 (see jwt.h for names) or, when DID resolution fails upstream, 502.
+  // called. Errors are 401 (see jwt.h for names), 502 when DID resolution fails upstream, or
+  // 503 NotEnoughResources when the replay cache is full of unexpired tokens.
   Result Verify(std::string_view authorization, std::string_view nsid);
   // The same, given the bare token.
   Result VerifyToken(std::string_view token, std::string_view nsid);
@@ -108,6 +112,7 @@ class ServiceAuthVerifier {
   std::optional<Result> TryVerify(std::string_view authorization, std::string_view nsid);
 
   const ServiceAuthOptions& options() const { return options_; }
+  const ReplayCache& replay_cache() const { return replay_; }
 
  private:
   std::optional<Result> Run(std::string_view token, std::string_view nsid, bool may_block);

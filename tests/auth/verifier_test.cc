@@ -4,16 +4,21 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <functional>
+#include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "auth/auth.h"
+#include "auth/flat_json.h"
 #include "auth/replay_cache.h"
 #include "lex/encoding.h"
+#include "lex/formats.h"
 #include "test_util.h"
 
 namespace atipay::auth {
@@ -451,21 +456,463 @@ TEST_F(VerifierTest, ManyThreadsVerifyAndReplaysSucceedOnce) {
   EXPECT_EQ(other.load(), 0);
 }
 
-TEST(ReplayCache, BoundedAndExpiring) {
-  ReplayCache cache(32);
+using Outcome = ReplayCache::Outcome;
+
+TEST(ReplayCache, RemembersUntilExpiryInclusive) {
+  ReplayCache cache(1000, 360);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "a", 100, 50), Outcome::kFresh);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "a", 100, 99), Outcome::kReplay);
+  // expires_at is the last second the token could still pass: still remembered then.
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "a", 100, 100), Outcome::kReplay);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "a", 200, 101), Outcome::kFresh);
+  // The same jti from another issuer is another pair; so is an issuer/jti split elsewhere.
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:y", "a", 200, 101), Outcome::kFresh);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "", 200, 101), Outcome::kFresh);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:", "xa", 200, 101), Outcome::kFresh);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "a", 200, 150), Outcome::kReplay);
+}
+
+TEST(ReplayCache, FullRefusesInsteadOfForgetting) {
+  ReplayCache cache(32, 360);
+  ASSERT_EQ(cache.capacity(), 32u);
+  std::vector<std::string> accepted;
+  int full = 0;
   for (int i = 0; i < 1000; ++i) {
-    EXPECT_TRUE(cache.CheckAndInsert("did:plc:x", "jti" + std::to_string(i), 100 + i, 10));
+    std::string jti = "jti" + std::to_string(i);
+    Outcome o = cache.CheckAndInsert("did:plc:x", jti, 300, 10);
+    if (o == Outcome::kFresh) accepted.push_back(jti);
+    if (o == Outcome::kFull) ++full;
+    ASSERT_TRUE(o == Outcome::kFresh || o == Outcome::kFull) << i;
   }
-  EXPECT_LE(cache.size(), cache.capacity());
-  EXPECT_GE(cache.capacity(), 32u);
-  // The most recent (latest-expiring) ones are still remembered.
-  EXPECT_FALSE(cache.CheckAndInsert("did:plc:x", "jti999", 1099, 10));
-  // Expired entries are forgotten.
-  ReplayCache small(16);
-  EXPECT_TRUE(small.CheckAndInsert("did:plc:x", "a", 100, 50));
-  EXPECT_FALSE(small.CheckAndInsert("did:plc:x", "a", 100, 99));
-  EXPECT_TRUE(small.CheckAndInsert("did:plc:x", "a", 200, 101));
-  EXPECT_TRUE(small.CheckAndInsert("did:plc:y", "a", 200, 101));
+  EXPECT_LE(accepted.size(), 32u);
+  EXPECT_EQ(accepted.size() + static_cast<std::size_t>(full), 1000u);
+  EXPECT_EQ(cache.full_rejections(), static_cast<std::uint64_t>(full));
+  EXPECT_EQ(cache.size(), accepted.size());
+  // Nothing accepted was forgotten to make room: every one is still a replay, full or not.
+  for (const std::string& jti : accepted) {
+    EXPECT_EQ(cache.CheckAndInsert("did:plc:x", jti, 300, 200), Outcome::kReplay) << jti;
+  }
+  // Once they expire there is room again.
+  for (const std::string& jti : accepted) {
+    EXPECT_EQ(cache.CheckAndInsert("did:plc:x", jti, 500, 301), Outcome::kFresh) << jti;
+  }
+  EXPECT_EQ(cache.size(), accepted.size());
+}
+
+TEST(ReplayCache, RefusesWhatItCouldNotKeepLongEnough) {
+  ReplayCache cache(1000, 360);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "a", 1000 + 360, 1000), Outcome::kFresh);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "b", 1000 + 100000, 1000), Outcome::kTooLate);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "b", 1000 + 100, 1000), Outcome::kFresh);
+}
+
+// Against an exact model: a pair is live while its expires_at >= the latest now seen. Steady
+// high-rate traffic, random replays, clock steps forwards and back, short and long horizons.
+void CheckAgainstModel(std::int64_t horizon, std::int64_t lifetime, std::uint32_t seed) {
+  SCOPED_TRACE("horizon " + std::to_string(horizon));
+  ReplayCache cache(1 << 20, horizon);
+  std::mt19937_64 rng(seed);
+  std::map<std::string, std::int64_t> model;  // jti -> expires_at
+  std::vector<std::string> seen;
+  std::int64_t now = 1'700'000'000, latest = now;
+  for (int i = 0; i < 60000; ++i) {
+    if (i % 50 == 0) now += 1;                             // 50 tokens a second
+    if (rng() % 5000 == 0) now += rng() % (3 * lifetime);  // idle gaps
+    if (rng() % 5000 == 0) now -= rng() % 20;              // the clock steps back a little
+    latest = std::max(latest, now);
+    std::string jti;
+    if (!seen.empty() && rng() % 4 == 0) {
+      jti = seen[rng() % seen.size()];  // a replay attempt, of any age
+    } else {
+      jti = std::to_string(rng());
+      seen.push_back(jti);
+    }
+    const std::int64_t expires_at = now + static_cast<std::int64_t>(rng() % (lifetime + 1));
+    auto it = model.find(jti);
+    const bool live = it != model.end() && it->second >= latest;
+    Outcome o = cache.CheckAndInsert("did:plc:x", jti, expires_at, now);
+    if (live) {
+      ASSERT_EQ(o, Outcome::kReplay) << "forgot a live jti at step " << i;
+    } else if (o == Outcome::kExpired) {
+      // Only after the clock stepped back, for what the latest time has passed.
+      ASSERT_LT(expires_at, latest) << "step " << i;
+      ASSERT_LT(now, latest) << "step " << i;
+    } else if (o == Outcome::kReplay) {
+      // Allowed only within one (coarse) wheel slot after it expired.
+      ASSERT_NE(it, model.end()) << "step " << i;
+      ASSERT_LE(latest - it->second, horizon / 4096 + 1) << "step " << i;
+    } else {
+      ASSERT_EQ(o, Outcome::kFresh) << "step " << i;
+      model[jti] = expires_at;
+    }
+  }
+  // Expiry kept up: only pairs live at `latest` (plus at most one slot's worth) remain.
+  std::size_t live = 0;
+  for (const auto& [jti, exp] : model) live += exp >= latest;
+  EXPECT_GE(cache.size(), live);
+  EXPECT_LE(cache.size(), live + static_cast<std::size_t>(50 * (horizon / 4096 + 2)));
+}
+
+TEST(ReplayCache, MatchesAnExactModel) {
+  CheckAgainstModel(360, 360, 1);
+  CheckAgainstModel(90, 90, 2);
+  CheckAgainstModel(100000, 2000, 3);  // slots of 25 s
+}
+
+TEST(ReplayCache, SteadyHighRateStaysBoundedWithoutRefusals) {
+  // 10,000 tokens/s kept 90 s (60 s tokens, 30 s skew) for 5 simulated minutes: ~900,000 live
+  // pairs; a capacity sized for it never refuses and never grows past its bound.
+  constexpr int kRate = 10'000;
+  ReplayCache cache(1'000'000, 360);
+  std::int64_t now = 1'700'000'000;
+  std::size_t peak = 0;
+  for (int second = 0; second < 300; ++second, ++now) {
+    for (int i = 0; i < kRate; ++i) {
+      std::string jti = std::to_string(second) + "." + std::to_string(i);
+      ASSERT_EQ(cache.CheckAndInsert("did:plc:x", jti, now + 90, now), Outcome::kFresh);
+    }
+    peak = std::max(peak, cache.size());
+  }
+  EXPECT_EQ(cache.full_rejections(), 0u);
+  EXPECT_LE(peak, static_cast<std::size_t>(kRate * 91));
+  EXPECT_GE(peak, static_cast<std::size_t>(kRate * 90));
+  // The last 90 s are all still remembered; older ones have gone.
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "299.0", now + 90, now), Outcome::kReplay);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "210.9999", now + 90, now), Outcome::kReplay);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "100.0", now + 90, now), Outcome::kFresh);
+}
+
+TEST_F(VerifierTest, ClockSteppingBackDoesNotReopenAReplay) {
+  std::string token = Mint(alice_);  // exp now + 60: remembered until now + 90
+  EXPECT_NE(Ok(Check(token)), nullptr);
+  // Time passes beyond exp + skew (the jti is forgotten), then the clock steps back to where
+  // the token would pass the expiry check again: it must not be accepted a second time.
+  clock_.Advance(std::chrono::seconds(100));
+  for (int i = 0; i < 64; ++i) {  // traffic that moves every shard's clock on
+    EXPECT_NE(Ok(Check(Mint([this](auto&, auto& p) {
+                p["iat"] = clock_.NowSeconds();
+                p["exp"] = clock_.NowSeconds() + 60;
+              }))),
+              nullptr);
+  }
+  clock_.Advance(std::chrono::seconds(-20));
+  // Expired by the latest time seen (or, in a shard nothing moved on, still remembered).
+  auto again = Check(token);
+  ASSERT_TRUE(std::holds_alternative<xrpc::XrpcError>(again));
+  EXPECT_THAT(std::get<xrpc::XrpcError>(again).name,
+              ::testing::AnyOf("JwtExpired", "NonceNotUnique"));
+  EXPECT_EQ(std::get<xrpc::XrpcError>(again).status, 401);
+}
+
+TEST_F(VerifierTest, FullReplayCacheRefusesWith503AndNeverAcceptsAReplay) {
+  options_.replay_cache_size = 16;  // one pair per shard
+  std::vector<std::string> accepted;
+  int refused = 0;
+  for (int i = 0; i < 64; ++i) {
+    std::string token = Mint(alice_);
+    auto r = Check(token);
+    if (std::holds_alternative<VerifiedCaller>(r)) {
+      accepted.push_back(token);
+      continue;
+    }
+    const auto& error = std::get<xrpc::XrpcError>(r);
+    EXPECT_EQ(error.status, 503);
+    EXPECT_EQ(error.name, "NotEnoughResources");
+    ++refused;
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_LE(accepted.size(), 16u);
+  // Full or not, an accepted token stays used.
+  for (const std::string& token : accepted) {
+    EXPECT_THAT(Check(token), IsAuthError("NonceNotUnique"));
+  }
+  // When the remembered tokens have expired (exp + skew), new tokens pass again.
+  clock_.Advance(std::chrono::seconds(91));
+  EXPECT_NE(Ok(verifier().Verify("Bearer " + Mint([this](auto&, auto& p) {
+                                   p["iat"] = clock_.NowSeconds();
+                                   p["exp"] = clock_.NowSeconds() + 60;
+                                 }),
+                                 kNsid)),
+            nullptr);
+}
+
+// ---- ParseJwtJson's own JSON reader, checked against boost::json ----
+
+// The boost::json DOM version of ParseJwtJson that flat_json replaced, kept as the oracle.
+std::optional<std::int64_t> OraclePositiveInt(const json::value& v) {
+  if (v.is_int64() && v.get_int64() > 0 && v.get_int64() <= (std::int64_t{1} << 53)) {
+    return v.get_int64();
+  }
+  return std::nullopt;
+}
+
+std::variant<ParsedJwt, xrpc::XrpcError> OracleParseJwtJson(std::string_view header_json,
+                                                            std::string_view payload_json) {
+  auto bad = [](std::string m) { return AuthError(kBadJwt, std::move(m)); };
+  ParsedJwt out;
+  json::error_code ec;
+  json::value h = json::parse(header_json, ec);
+  if (ec || !h.is_object()) return bad("jwt header is not a JSON object");
+  const json::object& header = h.get_object();
+  const json::value* alg = header.if_contains("alg");
+  if (alg == nullptr || !alg->is_string()) return bad("jwt header has no alg");
+  std::optional<Curve> curve = CurveFromJwtAlg(alg->get_string());
+  if (!curve) {
+    return bad("unsupported jwt alg \"" +
+               std::string(std::string_view(alg->get_string()).substr(0, 32)) + "\"");
+  }
+  out.header.alg = *curve;
+  if (const json::value* typ = header.if_contains("typ")) {
+    if (!typ->is_string()) return bad("jwt typ is not a string");
+    out.header.typ = typ->get_string();
+    std::string lower = out.header.typ;
+    for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (lower != "jwt") {
+      return AuthError(kBadJwtType, "Invalid jwt type \"" + out.header.typ.substr(0, 32) + "\"");
+    }
+  }
+  if (const json::value* kid = header.if_contains("kid")) {
+    if (!kid->is_string()) return bad("jwt kid is not a string");
+    out.header.kid = kid->get_string();
+  }
+  if (header.contains("crit")) return bad("unsupported jwt crit header");
+  json::value p = json::parse(payload_json, ec);
+  if (ec || !p.is_object()) return bad("jwt payload is not a JSON object");
+  const json::object& claims = p.get_object();
+  const json::value* iss = claims.if_contains("iss");
+  const json::value* aud = claims.if_contains("aud");
+  const json::value* exp = claims.if_contains("exp");
+  if (iss == nullptr || !iss->is_string() || aud == nullptr || !aud->is_string() ||
+      exp == nullptr) {
+    return bad("poorly formatted jwt");
+  }
+  std::optional<std::int64_t> exp_value = OraclePositiveInt(*exp);
+  if (!exp_value) return bad("jwt exp is not a positive integer");
+  out.claims.exp = *exp_value;
+  for (auto [name, slot] : {std::pair{"iat", &out.claims.iat}, std::pair{"nbf", &out.claims.nbf}}) {
+    if (const json::value* v = claims.if_contains(name)) {
+      *slot = OraclePositiveInt(*v);
+      if (!*slot) return bad(std::string("jwt ") + name + " is not a positive integer");
+    }
+  }
+  for (auto [name, slot] : {std::pair{"lxm", &out.claims.lxm}, std::pair{"jti", &out.claims.jti}}) {
+    if (const json::value* v = claims.if_contains(name)) {
+      if (!v->is_string()) return bad(std::string("jwt ") + name + " is not a string");
+      *slot = std::string(v->get_string());
+    }
+  }
+  out.claims.iss = iss->get_string();
+  out.claims.aud = aud->get_string();
+  if (!lex::IsValidDid(IssuerDid(out.claims.iss))) {
+    // (The fragment rules are shared code; only the verdict's name matters here.)
+    return AuthError(kBadJwtIss, "jwt iss is not a valid DID");
+  }
+  return out;
+}
+
+// A random JSON object: values of every kind, escapes, non-ASCII text, numbers of every shape.
+std::string RandomJson(std::mt19937& rng, int depth) {
+  static const char* const kStrings[] = {"\"JWT\"",
+                                         "\"ES256K\"",
+                                         "\"ES256\"",
+                                         "\"did:plc:aliceaaaaaaaaaaaaaaaaaaa\"",
+                                         "\"\"",
+                                         "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
+                                         "\"\\u0041\\u00e9\\u20ac\\ud83d\\ude00\"",
+                                         "\"h\xc3\xa9llo \xf0\x9f\x98\x80 \xe2\x82\xac\"",
+                                         "\"\\u0000\"",
+                                         "\"\x7f\"",
+                                         "\"com.atiproto.cart.get\"",
+                                         "\"#atproto\""};
+  static const char* const kNumbers[] = {"0",
+                                         "-0",
+                                         "1",
+                                         "1700000060",
+                                         "9007199254740992",
+                                         "9007199254740993",
+                                         "-5",
+                                         "1.5",
+                                         "1e3",
+                                         "1E+2",
+                                         "2.5e-3",
+                                         "18446744073709551616",
+                                         "1e999",
+                                         "0.0",
+                                         "1e2147483647",
+                                         "1e2147483648",
+                                         "1e-2147483648",
+                                         "12345678901234567890123e2147483630",
+                                         "0.12345678901234567890e-2147483630",
+                                         "-9223372036854775809e2147483640"};
+  static const char* const kKeys[] = {"alg", "typ", "kid", "crit",      "iss",
+                                      "aud", "exp", "iat", "nbf",       "lxm",
+                                      "jti", "x",   "",    "\\u0069ss", "ex\\u0070"};
+  switch (depth == 0 ? 5 : rng() % (depth > 3 ? 4 : 6)) {  // an object at the top
+    case 0:
+      return kStrings[rng() % std::size(kStrings)];
+    case 1:
+      return kNumbers[rng() % std::size(kNumbers)];
+    case 2:
+      return std::vector<std::string>{"true", "false", "null"}[rng() % 3];
+    case 3:
+      return kStrings[rng() % std::size(kStrings)];
+    case 4: {
+      std::string out = "[";
+      for (int i = 0, n = static_cast<int>(rng() % 4); i < n; ++i) {
+        out += (i ? "," : "") + RandomJson(rng, depth + 1);
+      }
+      return out + "]";
+    }
+    default: {
+      std::string out = "{";
+      for (int i = 0, n = static_cast<int>(rng() % 5); i < n; ++i) {
+        out += std::string(i ? ", " : "") + "\"" + kKeys[rng() % std::size(kKeys)] +
+               "\" : " + RandomJson(rng, depth + 1);
+      }
+      return out + "}";
+    }
+  }
+}
+
+std::string Mutate(std::string text, std::mt19937& rng) {
+  static const std::string kBytes =
+      std::string("{}[]:,\"\\/ \t\n\r0123456789.-+eEuabfnrtx") +
+      "\x00\x01\x1f\x7f\x80\xbf\xc0\xc2\xdf\xe0\xed\xef\xf0\xf4\xf5\xff" + std::string(1, '\0');
+  for (int e = 0, edits = 1 + static_cast<int>(rng() % 3); e < edits && !text.empty(); ++e) {
+    std::size_t pos = rng() % text.size();
+    char c = kBytes[rng() % kBytes.size()];
+    switch (rng() % 3) {
+      case 0:
+        text[pos] = c;
+        break;
+      case 1:
+        text.erase(pos, 1);
+        break;
+      default:
+        text.insert(pos, 1, c);
+        break;
+    }
+  }
+  return text;
+}
+
+std::string Describe(const std::variant<ParsedJwt, xrpc::XrpcError>& r) {
+  if (const auto* e = std::get_if<xrpc::XrpcError>(&r)) return e->name + ": " + e->message;
+  const ParsedJwt& p = std::get<ParsedJwt>(r);
+  auto opt = [](const auto& o) {
+    if (!o) return std::string("-");
+    std::ostringstream s;
+    s << *o;
+    return s.str();
+  };
+  return "alg=" + std::string(JwtAlg(p.header.alg)) + " typ=" + p.header.typ +
+         " kid=" + p.header.kid + " iss=" + p.claims.iss + " aud=" + p.claims.aud +
+         " lxm=" + opt(p.claims.lxm) + " jti=" + opt(p.claims.jti) +
+         " exp=" + std::to_string(p.claims.exp) + " iat=" + opt(p.claims.iat) +
+         " nbf=" + opt(p.claims.nbf);
+}
+
+TEST(FlatJson, AcceptsExactlyWhatBoostAccepts) {
+  std::mt19937 rng(7);
+  std::vector<std::string> seeds = {
+      R"({"typ":"JWT","alg":"ES256K"})",
+      R"({"iat":1700000000,"iss":"did:plc:aliceaaaaaaaaaaaaaaaaaaa","aud":"did:web:pay.example.com","exp":1700000060,"lxm":"com.atiproto.cart.get","jti":"0123456789abcdef"})",
+      " {\"a\" : [1, -2.5e+3, {\"b\": null, \"c\": [true, false]}], \"d\": "
+      "\"\\ud83d\\ude00\\u00e9\"}\n",
+      "{\"k\xc3\xa9y\":\"\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80\"}",
+      "{\"a\":" + std::string(31, '[') + std::string(31, ']') + "}",
+      "{\"a\":" + std::string(32, '[') + std::string(32, ']') + "}",
+      "{}",
+      "[]",
+      "\"s\"",
+      "1",
+      "",
+  };
+  for (int i = 0; i < 3000; ++i) seeds.push_back(RandomJson(rng, 0));
+  int accepted = 0, total = 0;
+  for (const std::string& seed : seeds) {
+    for (int m = 0; m < 8; ++m) {
+      const std::string text = m == 0 ? seed : Mutate(seed, rng);
+      json::error_code ec;
+      json::value doc = json::parse(text, ec);
+      const bool boost_ok = !ec && doc.is_object();
+      flat_json::Wanted wanted[] = {{"alg", {}}, {"iss", {}}, {"exp", {}},
+                                    {"x", {}},   {"", {}},    {"a", {}}};
+      const bool ours = flat_json::ParseObject(text, wanted);
+      ++total;
+      ASSERT_EQ(ours, boost_ok) << json::serialize(json::string(text))
+                                << " boost: " << ec.message();
+      if (!ours) continue;
+      ++accepted;
+      for (const flat_json::Wanted& w : wanted) {
+        const json::value* v = doc.get_object().if_contains(w.name);
+        ASSERT_EQ(v != nullptr, w.value.has_value()) << w.name << " in " << text;
+        if (v == nullptr) continue;
+        using Kind = flat_json::Value::Kind;
+        ASSERT_EQ(v->is_string(), w.value->kind == Kind::kString) << w.name << " in " << text;
+        ASSERT_EQ(v->is_number(), w.value->kind == Kind::kNumber) << w.name << " in " << text;
+        if (v->is_string()) {
+          EXPECT_EQ(flat_json::DecodeString(*w.value), std::string_view(v->get_string()))
+              << w.name << " in " << text;
+        }
+        EXPECT_EQ(flat_json::PositiveInteger(*w.value), OraclePositiveInt(*v))
+            << w.name << " in " << text;
+      }
+    }
+  }
+  // Both sides of the line were exercised.
+  EXPECT_GT(accepted, total / 10);
+  EXPECT_LT(accepted, total * 9 / 10);
+}
+
+TEST(FlatJson, ParseJwtJsonAgreesWithTheDomVersion) {
+  std::mt19937 rng(11);
+  const std::string header = R"({"typ":"JWT","alg":"ES256K","kid":"#atproto"})";
+  const std::string payload =
+      R"({"iat":1700000000,"iss":"did:plc:aliceaaaaaaaaaaaaaaaaaaa","aud":"did:web:pay.example.com#atipay","exp":1700000060,"nbf":1700000000,"lxm":"com.atiproto.cart.get","jti":"0123456789abcdef"})";
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {header, payload},
+      {R"({"alg":"ES256","typ":"jwt"})", R"({"iss":"did:web:a.com","aud":"x","exp":5})"},
+      {R"({"alg":"ES256K","alg":"none"})", payload},
+      {R"({"alg":"none","alg":"ES256K"})", payload},
+      {R"({"alg":"ES256K","typ":"at+jwt"})", payload},
+      {R"({"alg":"ES256K","crit":null})", payload},
+      {R"({"\u0061lg":"ES\u0032\u0035\u0036K","typ":"\u004aWT"})",
+       R"({"iss":"did:plc:aliceaaaaaaaaaaaaaaaaaaa","\u0061ud":"b","exp":1,"exp":2,"jti":"\ud83d\ude00"})"},
+  };
+  for (int i = 0; i < 4000; ++i) {
+    cases.emplace_back(rng() % 3 == 0 ? Mutate(header, rng) : header,
+                       rng() % 3 == 0 ? payload : Mutate(payload, rng));
+  }
+  for (const auto& [h, p] : cases) {
+    ASSERT_EQ(Describe(ParseJwtJson(h, p)), Describe(OracleParseJwtJson(h, p)))
+        << json::serialize(json::string(h)) << " " << json::serialize(json::string(p));
+  }
+}
+
+TEST(Jwt, DecodeIsStrictBase64Url) {
+  // Every length and tail, and bytes from all over the alphabet and outside it, against the
+  // reference decoder in lex.
+  std::mt19937 rng(5);
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= .\n\x80";
+  for (int i = 0; i < 20000; ++i) {
+    std::string part;
+    for (std::size_t n = rng() % 14; n > 0; --n) {
+      part += rng() % 10 == 0 ? alphabet[rng() % alphabet.size()] : alphabet[rng() % 64];
+    }
+    const std::string token = "e30." + part + ".e30";
+    auto decoded = DecodeJwt(token);
+    std::optional<std::string> expected = lex::DecodeBase64Url(part);
+    if (!expected || part.empty()) {
+      EXPECT_TRUE(std::holds_alternative<xrpc::XrpcError>(decoded)) << part;
+    } else {
+      ASSERT_TRUE(std::holds_alternative<DecodedJwt>(decoded)) << part;
+      EXPECT_EQ(std::get<DecodedJwt>(decoded).payload_json, *expected) << part;
+      EXPECT_EQ(std::get<DecodedJwt>(decoded).header_json, "{}");
+    }
+  }
 }
 
 TEST(Jwt, StagesSplitAsDocumented) {
