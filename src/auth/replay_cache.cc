@@ -139,6 +139,17 @@ ReplayCache::Outcome ReplayCache::CheckAndInsert(std::string_view issuer, std::s
     full_rejections_.fetch_add(1, std::memory_order_relaxed);
     return Outcome::kFull;
   }
+  // Everything that allocates comes first, so that a bad_alloc leaves the shard as it was.
+  if ((shard.count + 1) * 2 > shard.table.size() && shard.table.size() < max_table_size_) {
+    Grow(shard);
+  }
+  if (shard.free_head == kNil && shard.node_hash.size() == shard.node_hash.capacity()) {
+    // Double, but never past the shard's capacity, which bounds the pool exactly.
+    const std::size_t room =
+        std::min(std::max<std::size_t>(64, 2 * shard.node_hash.size()), shard_capacity_);
+    shard.node_hash.reserve(room);
+    shard.node_next.reserve(room);
+  }
   Insert(shard, h);
   std::uint32_t node;
   if (shard.free_head != kNil) {
@@ -146,15 +157,8 @@ ReplayCache::Outcome ReplayCache::CheckAndInsert(std::string_view issuer, std::s
     shard.free_head = shard.node_next[node];
     shard.node_hash[node] = h;
   } else {
-    // Grow by doubling but never past the shard's capacity, which bounds the pool exactly.
     node = static_cast<std::uint32_t>(shard.node_hash.size());
-    if (shard.node_hash.size() == shard.node_hash.capacity()) {
-      const std::size_t room =
-          std::min(std::max<std::size_t>(64, 2 * shard.node_hash.size()), shard_capacity_);
-      shard.node_hash.reserve(room);
-      shard.node_next.reserve(room);
-    }
-    shard.node_hash.push_back(h);
+    shard.node_hash.push_back(h);  // within the capacity reserved above
     shard.node_next.push_back(kNil);
   }
   std::uint32_t& head = shard.bucket_head[Mod(slot, wheel_size_)];
@@ -197,9 +201,6 @@ bool ReplayCache::Contains(const Shard& shard, std::uint64_t h) const {
 }
 
 void ReplayCache::Insert(Shard& shard, std::uint64_t h) const {
-  if ((shard.count + 1) * 2 > shard.table.size() && shard.table.size() < max_table_size_) {
-    Grow(shard);
-  }
   const std::size_t mask = shard.table.size() - 1;
   std::size_t i = h & mask;
   while (shard.table[i] != 0) i = (i + 1) & mask;
@@ -229,15 +230,15 @@ void ReplayCache::Erase(Shard& shard, std::uint64_t h) const {
 }
 
 void ReplayCache::Grow(Shard& shard) const {
-  std::vector<std::uint64_t> old = std::move(shard.table);
-  shard.table.assign(std::min(old.size() * 2, max_table_size_), 0);
-  const std::size_t mask = shard.table.size() - 1;
-  for (std::uint64_t h : old) {
+  std::vector<std::uint64_t> bigger(std::min(shard.table.size() * 2, max_table_size_), 0);
+  const std::size_t mask = bigger.size() - 1;
+  for (std::uint64_t h : shard.table) {
     if (h == 0) continue;
     std::size_t i = h & mask;
-    while (shard.table[i] != 0) i = (i + 1) & mask;
-    shard.table[i] = h;
+    while (bigger[i] != 0) i = (i + 1) & mask;
+    bigger[i] = h;
   }
+  shard.table.swap(bigger);
 }
 
 std::size_t ReplayCache::size() const {

@@ -97,7 +97,7 @@ class ReplayCache {
   std::uint64_t Hash(std::string_view issuer, std::string_view jti) const;
   void Advance(Shard& shard, std::int64_t now) const;
   bool Contains(const Shard& shard, std::uint64_t h) const;
-  void Insert(Shard& shard, std::uint64_t h) const;
+  void Insert(Shard& shard, std::uint64_t h) const;  // room must have been made (Grow)
   void Erase(Shard& shard, std::uint64_t h) const;
   void Grow(Shard& shard) const;
 
