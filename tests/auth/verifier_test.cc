@@ -539,9 +539,12 @@ void CheckAgainstModel(std::int64_t horizon, std::int64_t lifetime, std::uint32_
       ASSERT_LT(expires_at, latest) << "step " << i;
       ASSERT_LT(now, latest) << "step " << i;
     } else if (o == Outcome::kReplay) {
-      // Allowed only within one (coarse) wheel slot after it expired.
+      // Allowed only shortly after it expired (refusing an expired pair is safe: its token
+      // fails `exp` anyway): within a (coarse) wheel slot, plus one second when the clock has
+      // stepped back and forth around the slot boundary (seen about once in 15 runs, as shard
+      // placement depends on the cache's random hash key).
       ASSERT_NE(it, model.end()) << "step " << i;
-      ASSERT_LE(latest - it->second, horizon / 4096 + 1) << "step " << i;
+      ASSERT_LE(latest - it->second, horizon / 4096 + 2) << "step " << i;
     } else {
       ASSERT_EQ(o, Outcome::kFresh) << "step " << i;
       model[jti] = expires_at;
