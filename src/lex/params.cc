@@ -23,8 +23,7 @@ std::optional<bool> DecodeBooleanParam(std::string_view text) {
   return std::nullopt;
 }
 
-namespace {
-void AppendEncoded(std::string& out, std::string_view s) {
+void AppendPercentEncoded(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (unsigned char c : s) {
     bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -38,15 +37,14 @@ void AppendEncoded(std::string& out, std::string_view s) {
     }
   }
 }
-}  // namespace
 
 std::string EncodeQueryString(const ParamList& params) {
   std::string out;
   for (const auto& [key, value] : params) {
     if (!out.empty()) out.push_back('&');
-    AppendEncoded(out, key);
+    AppendPercentEncoded(out, key);
     out.push_back('=');
-    AppendEncoded(out, value);
+    AppendPercentEncoded(out, value);
   }
   return out;
 }

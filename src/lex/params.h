@@ -24,6 +24,9 @@ inline std::string ParamText(bool v) { return v ? "true" : "false"; }
 inline std::string ParamText(std::int64_t v) { return std::to_string(v); }
 inline std::string ParamText(const std::string& v) { return v; }
 
+// Percent-encodes `s` for a URL query component (RFC 3986 unreserved characters kept).
+void AppendPercentEncoded(std::string& out, std::string_view s);
+
 // Encodes params back into a query string ("a=1&b=x%20y"), for clients.
 std::string EncodeQueryString(const ParamList& params);
 
