@@ -1,6 +1,9 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
 #include <boost/json.hpp>
 #include <memory>
 #include <set>
@@ -271,7 +274,62 @@ void Commit(store::Store& store, std::function<Outcome(store::WriteTxn&)> job, D
 
 Error StoreError(const store::Status& s) { return {std::string(kStoreUnavailable), s.message}; }
 
+// A finished plan keeps its records only if a replay may still need the next round's actions.
+PlanPart FinishedPart(const StoredPlan& plan) {
+  return RoundCount(plan) > 1 ? PlanPart::kWrites : PlanPart::kChecks;
+}
+
 }  // namespace
+
+// Pending plans as Start built them, oldest evicted first once over the byte budget. Only a
+// shortcut: an entry is used after the workflow row has been read and checked, and a miss
+// (evicted, restarted, another process) decodes the row's plan as before.
+class PlanCache {
+ public:
+  explicit PlanCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  void Put(const std::string& id, std::shared_ptr<const StoredPlan> plan, std::size_t bytes) {
+    if (bytes > max_bytes_) return;
+    std::lock_guard lock(mutex_);
+    if (!entries_.emplace(id, Entry{std::move(plan), bytes}).second) return;
+    order_.push_back(id);
+    bytes_ += bytes;
+    while (bytes_ > max_bytes_ && !order_.empty()) {
+      EraseLocked(order_.front());
+      order_.pop_front();
+    }
+  }
+
+  std::shared_ptr<const StoredPlan> Find(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(id);
+    return it == entries_.end() ? nullptr : it->second.plan;
+  }
+
+  // The id stays in order_ until it reaches the front; erasing an absent id is a no-op.
+  void Erase(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    EraseLocked(id);
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const StoredPlan> plan;
+    std::size_t bytes = 0;
+  };
+  void EraseLocked(const std::string& id) {
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    bytes_ -= it->second.bytes;
+    entries_.erase(it);
+  }
+
+  const std::size_t max_bytes_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::deque<std::string> order_;
+  std::size_t bytes_ = 0;
+};
 
 std::string_view VerbName(Verb verb) {
   switch (verb) {
@@ -311,7 +369,10 @@ std::string Fingerprint(const json::object& input) {
 }
 
 Engine::Engine(store::Store& store, Options options, Clock now_us)
-    : store_(store), options_(options), now_us_(std::move(now_us)) {
+    : store_(store),
+      options_(options),
+      now_us_(std::move(now_us)),
+      plans_(std::make_shared<PlanCache>(options.plan_cache_bytes)) {
   if (options_.max_writes_per_round == 0) options_.max_writes_per_round = 1;
 }
 
@@ -364,7 +425,7 @@ void Engine::Start(std::string did, std::string nsid, std::string fingerprint, P
   row.fingerprint = std::move(fingerprint);
   row.round = 1;
   row.state = "pending";
-  row.plan_json = EncodePlan(*stored);
+  row.plan_json = EncodePlan(*stored, PlanPart::kAll);
   row.created_at_us = now;
   row.expires_at_us = now + options_.ttl_us;
 
@@ -383,6 +444,7 @@ void Engine::Start(std::string did, std::string nsid, std::string fingerprint, P
     return;
   }
   json::object first = RoundBody(*stored, row, 1);
+  plans_->Put(row.id, stored, row.plan_json.size());
   Commit(
       store_,
       [row = std::move(row), first = std::move(first)](store::WriteTxn& txn) -> Outcome {
@@ -435,11 +497,17 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
     done(*e);
     return;
   }
-  auto plan_json = ParseObject(row->plan_json);
-  auto plan_ptr = std::make_shared<StoredPlan>();
-  if (!plan_json || !DecodePlan(*plan_json, *plan_ptr)) {
-    done(Error{"InternalError", "stored workflow " + id + " is unreadable"});
-    return;
+  // A finished workflow's row holds a reduced plan; only a pending one can be in the cache.
+  std::shared_ptr<const StoredPlan> plan_ptr;
+  if (row->state == "pending") plan_ptr = plans_->Find(id);
+  if (!plan_ptr) {
+    auto plan_json = ParseObject(row->plan_json);
+    auto decoded = std::make_shared<StoredPlan>();
+    if (!plan_json || !DecodePlan(*plan_json, *decoded)) {
+      done(Error{"InternalError", "stored workflow " + id + " is unreadable"});
+      return;
+    }
+    plan_ptr = std::move(decoded);
   }
   const StoredPlan& plan = *plan_ptr;
   const int rounds = static_cast<int>(RoundCount(plan));
@@ -479,7 +547,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
         "RolledBack");
     Commit(
         store_,
-        [id, plan_ptr, body = std::move(body)](store::WriteTxn& txn) -> Outcome {
+        [id, plan_ptr, plans = plans_, body = std::move(body)](store::WriteTxn& txn) -> Outcome {
           auto fresh = txn.GetWorkflow(id);
           if (!fresh) return NotFound("workflow " + id + " is unknown or has expired");
           if (fresh->state == "failed") {
@@ -490,8 +558,9 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
           if (fresh->state == "done") return Mismatch("workflow " + id + " already completed");
           fresh->state = "failed";
           fresh->result_json = json::serialize(body);
-          fresh->plan_json = EncodePlan(*plan_ptr, /*finished=*/true);
+          fresh->plan_json = EncodePlan(*plan_ptr, FinishedPart(*plan_ptr));
           if (auto s = txn.UpdateWorkflow(*fresh); !s.ok()) return StoreError(s);
+          plans->Erase(id);
           return body;
         },
         std::move(done));
@@ -547,7 +616,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
   // transaction (a concurrent replay may have finished it; the rows we depend on may have moved).
   Commit(
       store_,
-      [id, plan_ptr, nsid](store::WriteTxn& txn) -> Outcome {
+      [id, plan_ptr, nsid, plans = plans_](store::WriteTxn& txn) -> Outcome {
         auto fresh = txn.GetWorkflow(id);
         if (!fresh) return NotFound("workflow " + id + " is unknown or has expired");
         if (fresh->state == "done") {
@@ -566,16 +635,18 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
                 "Conflict");
             fresh->state = "failed";
             fresh->result_json = json::serialize(body);
-            fresh->plan_json = EncodePlan(*plan_ptr, /*finished=*/true);
+            fresh->plan_json = EncodePlan(*plan_ptr, FinishedPart(*plan_ptr));
             if (auto s = txn.UpdateWorkflow(*fresh); !s.ok()) return StoreError(s);
+            plans->Erase(id);
             return body;
           }
         }
         if (auto s = ApplyRows(txn, *plan_ptr); !s.ok()) return StoreError(s);
         fresh->state = "done";
         fresh->result_json = json::serialize(plan_ptr->output);
-        fresh->plan_json = EncodePlan(*plan_ptr, /*finished=*/true);
+        fresh->plan_json = EncodePlan(*plan_ptr, FinishedPart(*plan_ptr));
         if (auto s = txn.UpdateWorkflow(*fresh); !s.ok()) return StoreError(s);
+        plans->Erase(id);
         return plan_ptr->output;
       },
       std::move(done));

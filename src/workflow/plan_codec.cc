@@ -1,6 +1,7 @@
 #include "workflow/plan_codec.h"
 
 #include <boost/json.hpp>
+#include <optional>
 
 namespace atipay::workflow {
 namespace {
@@ -23,19 +24,6 @@ bool GetString(const json::object& o, std::string_view key, std::string& out) {
 std::int64_t GetInt(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   return it != o.end() && it->value().is_int64() ? it->value().get_int64() : 0;
-}
-
-json::object WriteToJson(const Write& w) {
-  json::object o;
-  o["name"] = w.name;
-  o["verb"] = VerbName(w.verb);
-  o["repo"] = w.repo;
-  o["collection"] = w.collection;
-  o["rkey"] = w.rkey;
-  if (w.verb != Verb::kDelete) o["record"] = w.record;
-  if (w.previous) o["previous"] = *w.previous;
-  if (!w.cid.empty()) o["cid"] = w.cid;
-  return o;
 }
 
 bool WriteFromJson(const json::object& o, Write& w) {
@@ -80,35 +68,13 @@ bool DecodeArray(const json::object& o, std::string_view key, std::vector<T>& ou
 
 }  // namespace
 
-json::object RowToJson(const store::RecordRow& r) {
-  json::object o;
-  o["uri"] = r.uri;
-  o["did"] = r.did;
-  o["collection"] = r.collection;
-  o["rkey"] = r.rkey;
-  o["record"] = r.record_json;
-  o["cid"] = r.cid;
-  o["status"] = r.status;
-  if (!r.cart_uri.empty()) o["cartUri"] = r.cart_uri;
-  if (!r.subject.empty()) o["subject"] = r.subject;
-  if (!r.private_json.empty()) o["private"] = r.private_json;
-  o["amount"] = r.amount;
-  o["currency"] = r.currency;
-  o["createdAt"] = r.created_at_us;
-  o["updatedAt"] = r.updated_at_us;
-  if (r.expires_at_us) o["expiresAt"] = r.expires_at_us;
-  if (r.completed_at_us) o["completedAt"] = r.completed_at_us;
-  if (!r.redirect_url.empty()) o["redirectUrl"] = r.redirect_url;
-  if (!r.cloned_from.empty()) o["clonedFrom"] = r.cloned_from;
-  return o;
-}
-
-bool RowFromJson(const json::object& o, store::RecordRow& r) {
+bool RowFromJson(const json::object& o, store::RecordRow& r, bool record_required) {
   if (!GetString(o, "uri", r.uri) || !GetString(o, "did", r.did) ||
       !GetString(o, "collection", r.collection) || !GetString(o, "rkey", r.rkey) ||
-      !GetString(o, "record", r.record_json) || !GetString(o, "status", r.status)) {
+      !GetString(o, "status", r.status)) {
     return false;
   }
+  if (!GetString(o, "record", r.record_json) && record_required) return false;
   GetString(o, "cid", r.cid);
   GetString(o, "cartUri", r.cart_uri);
   GetString(o, "subject", r.subject);
@@ -124,20 +90,100 @@ bool RowFromJson(const json::object& o, store::RecordRow& r) {
   return true;
 }
 
+namespace {
+
+// Plans are written straight to text: this runs for every workflow, and building a DOM first
+// deep-copied every record once more.
+class PlanWriter {
+ public:
+  std::string text;
+
+  void Key(std::string_view key) {  // our own keys: plain ASCII, nothing to escape
+    Separate();
+    text += '"';
+    text += key;
+    text += "\":";
+    after_value_ = false;
+  }
+  void String(std::string_view key, std::string_view value) {
+    Key(key);
+    text += json::serialize(value);
+    after_value_ = true;
+  }
+  void Int(std::string_view key, std::int64_t value) {
+    Key(key);
+    text += std::to_string(value);
+    after_value_ = true;
+  }
+  void Object(std::string_view key, const json::object& value) {
+    Key(key);
+    text += json::serialize(value);
+    after_value_ = true;
+  }
+  void Open(char bracket) {
+    Separate();
+    text += bracket;
+    after_value_ = false;
+  }
+  void Close(char bracket) {
+    text += bracket;
+    after_value_ = true;
+  }
+
+ private:
+  void Separate() {
+    if (after_value_) text += ',';
+  }
+  bool after_value_ = false;
+};
+
+void WriteWrite(PlanWriter& out, const Write& w, bool with_records) {
+  out.Open('{');
+  out.String("name", w.name);
+  out.String("verb", VerbName(w.verb));
+  out.String("repo", w.repo);
+  out.String("collection", w.collection);
+  out.String("rkey", w.rkey);
+  if (with_records && w.verb != Verb::kDelete) out.Object("record", w.record);
+  if (with_records && w.previous) out.Object("previous", *w.previous);
+  if (!w.cid.empty()) out.String("cid", w.cid);
+  out.Close('}');
+}
+
 // A row whose record is the record of one of the writes keeps only a reference to it: the
 // plan is written to the database twice per workflow, so its size is write bandwidth.
-json::object RowToPlanJson(const store::RecordRow& r, const std::vector<Write>& writes) {
-  json::object o = RowToJson(r);
+void WritePlanRow(PlanWriter& out, const store::RecordRow& r, const std::vector<Write>& writes) {
+  std::optional<std::int64_t> from_write;
   for (std::size_t i = 0; i < writes.size(); ++i) {
     const Write& w = writes[i];
     if (w.verb != Verb::kDelete && w.cid == r.cid && w.Uri() == r.uri) {
-      o.erase("record");
-      o.erase("cid");
-      o["fromWrite"] = static_cast<std::int64_t>(i);
+      from_write = static_cast<std::int64_t>(i);
       break;
     }
   }
-  return o;
+  out.Open('{');
+  out.String("uri", r.uri);
+  out.String("did", r.did);
+  out.String("collection", r.collection);
+  out.String("rkey", r.rkey);
+  if (!from_write) {
+    out.String("record", r.record_json);
+    out.String("cid", r.cid);
+  }
+  out.String("status", r.status);
+  if (!r.cart_uri.empty()) out.String("cartUri", r.cart_uri);
+  if (!r.subject.empty()) out.String("subject", r.subject);
+  if (!r.private_json.empty()) out.String("private", r.private_json);
+  out.Int("amount", r.amount);
+  out.String("currency", r.currency);
+  out.Int("createdAt", r.created_at_us);
+  out.Int("updatedAt", r.updated_at_us);
+  if (r.expires_at_us) out.Int("expiresAt", r.expires_at_us);
+  if (r.completed_at_us) out.Int("completedAt", r.completed_at_us);
+  if (!r.redirect_url.empty()) out.String("redirectUrl", r.redirect_url);
+  if (!r.cloned_from.empty()) out.String("clonedFrom", r.cloned_from);
+  if (from_write) out.Int("fromWrite", *from_write);
+  out.Close('}');
 }
 
 bool RowFromPlanJson(const json::object& o, const std::vector<Write>& writes,
@@ -149,32 +195,45 @@ bool RowFromPlanJson(const json::object& o, const std::vector<Write>& writes,
     return false;
   }
   const Write& w = writes[static_cast<std::size_t>(it->value().get_int64())];
-  json::object full = o;
-  full["record"] = json::serialize(w.record);
-  full["cid"] = w.cid;
-  return RowFromJson(full, r);
+  if (!RowFromJson(o, r, /*record_required=*/false)) return false;
+  r.record_json = json::serialize(w.record);
+  r.cid = w.cid;
+  return true;
 }
 
-std::string EncodePlan(const StoredPlan& plan, bool finished) {
-  json::object o;
-  json::array writes;
-  for (const auto& w : plan.writes) writes.push_back(WriteToJson(w));
-  o["writes"] = std::move(writes);
-  o["perRound"] = static_cast<std::int64_t>(plan.per_round);
-  if (finished) return json::serialize(o);
-  json::array inserts;
-  for (const auto& r : plan.inserts) inserts.push_back(RowToPlanJson(r, plan.writes));
-  o["inserts"] = std::move(inserts);
-  json::array updates;
-  for (const auto& r : plan.updates) updates.push_back(RowToPlanJson(r, plan.writes));
-  o["updates"] = std::move(updates);
-  json::array pre;
-  for (const auto& p : plan.preconditions) {
-    pre.push_back(json::object{{"uri", p.uri}, {"cid", p.cid}, {"status", p.status}});
+}  // namespace
+
+std::string EncodePlan(const StoredPlan& plan, PlanPart part) {
+  PlanWriter out;
+  out.Open('{');
+  out.Key("writes");
+  out.Open('[');
+  for (const auto& w : plan.writes) WriteWrite(out, w, part != PlanPart::kChecks);
+  out.Close(']');
+  out.Int("perRound", static_cast<std::int64_t>(plan.per_round));
+  if (part == PlanPart::kAll) {
+    out.Key("inserts");
+    out.Open('[');
+    for (const auto& r : plan.inserts) WritePlanRow(out, r, plan.writes);
+    out.Close(']');
+    out.Key("updates");
+    out.Open('[');
+    for (const auto& r : plan.updates) WritePlanRow(out, r, plan.writes);
+    out.Close(']');
+    out.Key("preconditions");
+    out.Open('[');
+    for (const auto& p : plan.preconditions) {
+      out.Open('{');
+      out.String("uri", p.uri);
+      out.String("cid", p.cid);
+      out.String("status", p.status);
+      out.Close('}');
+    }
+    out.Close(']');
+    out.Object("output", plan.output);
   }
-  o["preconditions"] = std::move(pre);
-  o["output"] = plan.output;
-  return json::serialize(o);
+  out.Close('}');
+  return std::move(out.text);
 }
 
 bool DecodePlan(const json::object& o, StoredPlan& plan) {

@@ -21,13 +21,19 @@ struct StoredPlan {
   std::size_t per_round = 50;
 };
 
-// `finished`: the workflow is done or failed, so only what a replayed callback is checked
-// against (the writes) is kept; rows and output are not needed any more.
-std::string EncodePlan(const StoredPlan& plan, bool finished = false);
+enum class PlanPart {
+  kAll,     // pending: everything
+  kWrites,  // finished: the writes, records included (a replayed callback of an earlier round
+            // is answered with the next round's actions); rows and output dropped
+  kChecks,  // finished in one round: the writes without their records, which is all that a
+            // replayed callback is checked against
+};
+std::string EncodePlan(const StoredPlan& plan, PlanPart part);
 bool DecodePlan(const boost::json::object& json, StoredPlan& plan);
 
-boost::json::object RowToJson(const store::RecordRow& row);
-bool RowFromJson(const boost::json::object& json, store::RecordRow& row);
+// `record_required`: false for a row whose record is one of the plan's writes.
+bool RowFromJson(const boost::json::object& json, store::RecordRow& row,
+                 bool record_required = true);
 
 // Inserts and replaces the plan's rows.
 store::Status ApplyRows(store::WriteTxn& txn, const StoredPlan& plan);

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -96,6 +97,9 @@ struct Options {
   std::int64_t ttl_us = 3600LL * 1000000;  // how long a pending workflow waits for callbacks
   int max_rounds = 10;                     // the agent's own cap is 10 batches
   std::size_t max_writes_per_round = 50;
+  // Pending plans kept decoded in memory (by their encoded size), so that a callback need not
+  // parse its plan back from the store; 0 turns the cache off. The store stays the truth.
+  std::size_t plan_cache_bytes = 16u << 20;
 };
 
 // An answer body: an object with `workflow` (run these actions and call back) or the final
@@ -109,6 +113,8 @@ boost::json::object SideEffectBody(std::string intent, std::vector<Write>& write
 
 // Hash of a method input without its `workflow` (canonical DAG-CBOR, SHA-256, hex).
 std::string Fingerprint(const boost::json::object& input);
+
+class PlanCache;
 
 class Engine {
  public:
@@ -129,6 +135,7 @@ class Engine {
   store::Store& store_;
   Options options_;
   Clock now_us_;
+  std::shared_ptr<PlanCache> plans_;  // shared with commit jobs on the writer thread
 };
 
 }  // namespace atipay::workflow

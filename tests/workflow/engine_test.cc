@@ -233,6 +233,52 @@ TEST_F(EngineTest, ConcurrentReplaysCommitOnce) {
   EXPECT_EQ(Rows(), 3u);
 }
 
+// A callback after a restart (or an eviction) finds no decoded plan in memory and reads it
+// back from the store: the outcome must be the one the in-memory plan gives.
+TEST_F(EngineTest, PlanReadBackFromTheStoreGivesTheSameOutcomeAsTheCachedPlan) {
+  json::object body = Start(TwoItemsAndCart());
+  json::object inbound = Agent(body);
+  MakeEngine();  // a new engine: empty cache
+  Outcome first = Continue(inbound);
+  ASSERT_TRUE(std::holds_alternative<json::object>(first)) << ErrorOf(first).message;
+  EXPECT_EQ(std::get<json::object>(first),
+            (json::object{{"cartUri", "at://" + std::string(kAlice) + "/com.atiproto.cart/3kcartaaaaaaa"}}));
+  ASSERT_EQ(Rows(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& action = Actions(body)[i].as_object();
+    auto row = store_->GetRecord("at://" + std::string(kAlice) + "/" +
+                                 std::string(action.at("collection").as_string()) + "/" +
+                                 std::string(action.at("rkey").as_string()));
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->record_json, json::serialize(action.at("record")));
+    EXPECT_EQ(row->cid, lex::ComputeRecordCid(action.at("record")));
+    EXPECT_EQ(row->status, "pending");
+  }
+  // Finished in one round: the stored plan keeps what replays are checked against, no records.
+  std::string intent(body.at("workflow").at("intent").as_string());
+  auto stored = store_->GetWorkflow(intent.substr(11, intent.size() - 13));
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->state, "done");
+  EXPECT_EQ(stored->plan_json.find("\"record\""), std::string::npos) << stored->plan_json;
+  MakeEngine();
+  Outcome again = Continue(inbound);
+  ASSERT_TRUE(std::holds_alternative<json::object>(again)) << ErrorOf(again).message;
+  EXPECT_EQ(std::get<json::object>(again), std::get<json::object>(first));
+  json::object forged = inbound;
+  forged["responses"].as_array()[0].as_object()["result"].as_object()["cid"] =
+      lex::ComputeRecordCid(json::object{{"$type", "com.atiproto.item"}});
+  EXPECT_EQ(ErrorOf(Continue(forged)).name, kWorkflowMismatch) << "a replay is still checked";
+}
+
+TEST_F(EngineTest, WorksWithThePlanCacheTurnedOff) {
+  options_.plan_cache_bytes = 0;
+  MakeEngine();
+  json::object inbound = Agent(Start(TwoItemsAndCart()));
+  Outcome done = Continue(inbound);
+  ASSERT_TRUE(std::holds_alternative<json::object>(done)) << ErrorOf(done).message;
+  EXPECT_EQ(Rows(), 3u);
+}
+
 struct Forgery {
   const char* what;
   std::function<void(json::object& response)> tamper;
