@@ -29,6 +29,7 @@ lex::Result<std::unique_ptr<ServiceAuth>> ServiceAuth::Create(const Config& conf
   auth::ServiceAuthOptions auth_options(config.service_did);
   auth_options.clock_skew = std::chrono::seconds(config.auth_clock_skew);
   auth_options.max_lifetime = std::chrono::seconds(config.auth_max_token_lifetime);
+  auth_options.replay_cache_size = static_cast<std::size_t>(config.auth_replay_cache_size);
 
   std::unique_ptr<ServiceAuth> service(new ServiceAuth());
   service->resolver_ = std::move(resolver).value();

@@ -4,11 +4,9 @@
 //   node smoke.mjs          atipay-server: alice, logged in at the real PDS, calls
 //                           com.atiproto.payment.cart.clone with atproto-proxy: <did>#payments;
 //                           the call must reach atipay-server (its access-log line, from
-//                           loopback, with the status the PDS passed back). Once that method
-//                           is registered it runs service auth before reading the body, so the
-//                           answer must not be 401/502 and the log line must carry alice's DID.
-//                           While it answers 501 (not registered yet), auth is not exercised;
-//                           e2e_network_auth (--probe) is the proof that it passes.
+//                           loopback, with the status the PDS passed back). Service auth runs
+//                           before the body is read, so the empty body gets 400 InvalidRequest
+//                           and the log line carries alice's DID.
 //   node smoke.mjs --probe  atipay-e2e-probe-server: alice and bob call dev.atipay.e2e.whoami
 //                           (auth required) through the PDS; 200 with the verifier's view of the
 //                           token (iss, lxm) proves the PDS's service JWT passed atipay's
@@ -113,17 +111,13 @@ if (!probe) {
   const [line] = await accessLogLine((l) => l.nsid === nsid, nsid)
   assert.equal(line.status, r.status, 'the PDS passes atipay-server\'s status through')
   assert.equal(line.remote.split(':')[0].replace(/^\[|\]$/g, ''), '127.0.0.1')
-  if (r.status === 501) {
-    assert.equal(r.json.error, 'MethodNotImplemented', JSON.stringify(r.json))
-    step(`proxied ${nsid} reached atipay-server: 501 MethodNotImplemented (not registered yet, ` +
-      'so no auth ran: see e2e_network_auth)')
-  } else {
-    assert.ok(r.status !== 401 && r.status !== 502 && r.status !== 500,
-      `service auth failed: ${r.status} ${JSON.stringify(r.json)}`)
-    assert.equal(line.did, alice.did, `the access log names the caller: ${JSON.stringify(line)}`)
-    step(`proxied ${nsid} reached atipay-server and passed service auth as ${alice.did}: ` +
-      `${r.status} ${r.json.error ?? ''}`)
-  }
+  // The method is registered: service auth runs before the body is read, so an empty body
+  // that passed auth is refused by input validation, and the log line names the caller.
+  assert.equal(r.status, 400, `expected input validation to refuse {}: ${r.status} ${JSON.stringify(r.json)}`)
+  assert.equal(r.json.error, 'InvalidRequest', JSON.stringify(r.json))
+  assert.equal(line.did, alice.did, `the access log names the caller: ${JSON.stringify(line)}`)
+  step(`proxied ${nsid} reached atipay-server and passed service auth as ${alice.did}: ` +
+    `${r.status} ${r.json.error}`)
 } else {
   // --- the probe: the PDS's JWT through atipay's verifier -------------------------------------
   const nsid = 'dev.atipay.e2e.whoami'

@@ -97,18 +97,21 @@ TEST(AppConfig, ServiceAuthSettings) {
   EXPECT_TRUE(config.dev_did_dir.empty());
   EXPECT_FALSE(config.dev_allow_http_did_web);
   EXPECT_EQ(config.auth_clock_skew, 30);
+  EXPECT_EQ(config.auth_replay_cache_size, 4'000'000);
 
   Config custom;
   ASSERT_FALSE(LoadConfig({"--plc-url", "http://127.0.0.1:2582", "--dev-allow-http-did-web",
-                           "--auth-max-token-lifetime=120"},
+                           "--auth-max-token-lifetime=120", "--auth-replay-cache-size=5000"},
                           custom, Env({{"ATIPAY_DEV_DID_DIR", "/tmp/dids"}})));
   EXPECT_EQ(custom.plc_url, "http://127.0.0.1:2582");
   EXPECT_EQ(custom.dev_did_dir, "/tmp/dids");
   EXPECT_TRUE(custom.dev_allow_http_did_web);
   EXPECT_EQ(custom.auth_max_token_lifetime, 120);
+  EXPECT_EQ(custom.auth_replay_cache_size, 5000);
 
   Config bad;
   EXPECT_TRUE(LoadConfig({"--auth-clock-skew", "-1"}, bad, Env({})));
+  EXPECT_TRUE(LoadConfig({"--auth-replay-cache-size", "10"}, bad, Env({})));
 }
 
 }  // namespace
