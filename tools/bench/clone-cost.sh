@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# What a complete clone costs atipay-server, in instructions (user and kernel), counted by
+# `perf stat` over two runs that differ only in the number of clones: the difference divided
+# by the difference in clones leaves out start-up, identities and source carts. Instruction
+# counts hardly move with the neighbours' load, so two builds can be compared on a shared
+# machine where clones/s swing by a factor of two (cycles are printed too, but they do move).
+#
+# Usage: tools/bench/clone-cost.sh [BUILD_DIR]        (default: build)
+# Environment: SMALL (500), LARGE (3500) clones; CONNECTIONS (32); extra server flags in
+#              SERVER_FLAGS (e.g. "--db-synchronous NORMAL").
+# Needs perf (Debian: linux-perf) with access to hardware counters.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build}
+small=${SMALL:-500}
+large=${LARGE:-3500}
+connections=${CONNECTIONS:-32}
+server=$build/bin/atipay-server
+load=$build/bin/atipay-load
+for bin in "$server" "$load"; do
+  [ -x "$bin" ] || { echo "missing $bin (tools/build.sh atipay-server atipay-load)" >&2; exit 1; }
+done
+command -v perf > /dev/null || { echo "perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
+cores=$(nproc)
+load_cpu=$(( cores > 1 ? 1 : 0 ))
+work=$(mktemp -d /tmp/atipay-clone-cost.XXXXXX)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null && wait "$server_pid" 2> /dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# One server lifetime under perf stat: prints "instructions:u instructions:k cycles:u cycles:k".
+run() {
+  local clones=$1 dir="$work/run-$1"
+  mkdir -p "$dir/dids"
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  local did="did:web:127.0.0.1%3A$port"
+  # shellcheck disable=SC2086
+  perf stat -x, -e instructions:u,instructions:k,cycles:u,cycles:k -o "$dir/stat" \
+    taskset -c 0 "$server" --listen "127.0.0.1:$port" --service-did "$did" --db "$dir/atipay.db" \
+    --dev-did-dir "$dir/dids" --threads 1 --cart-ttl 3 --access-log off ${SERVER_FLAGS:-} \
+    > "$dir/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -fs "127.0.0.1:$port/xrpc/_health" > /dev/null 2>&1 && break
+    sleep 0.1
+  done
+  taskset -c $load_cpu "$load" --url "http://127.0.0.1:$port" --aud "$did" --did-dir "$dir/dids" \
+    --identities "$connections" --connections "$connections" --clones "$clones" \
+    --wait-cloneable 30s --quiet > "$dir/load.txt" 2>&1 || { cat "$dir/load.txt" >&2; exit 1; }
+  pkill -INT -P "$server_pid"  # the server (perf's child); perf prints when it exits
+  wait "$server_pid" || true
+  server_pid=
+  awk -F, '/instructions:u/{iu=$1} /instructions:k/{ik=$1} /cycles:u/{cu=$1} /cycles:k/{ck=$1}
+           END{print iu, ik, cu, ck}' "$dir/stat"
+}
+
+read -r iu1 ik1 cu1 ck1 < <(run "$small")
+read -r iu2 ik2 cu2 ck2 < <(run "$large")
+n=$(( large - small ))
+echo "atipay-server, per complete clone ($large - $small clones, $connections connections, --threads 1 on core 0):"
+awk -v n=$n -v iu=$((iu2 - iu1)) -v ik=$((ik2 - ik1)) -v cu=$((cu2 - cu1)) -v ck=$((ck2 - ck1)) 'BEGIN {
+  printf "  instructions  user %8.0f  kernel %8.0f  total %8.0f\n", iu/n, ik/n, (iu+ik)/n
+  printf "  cycles        user %8.0f  kernel %8.0f  total %8.0f   (vary with the machine'\''s load)\n", cu/n, ck/n, (cu+ck)/n
+}'
