@@ -1,5 +1,5 @@
-// atipay-e2e-probe-server: atipay-server's configuration and service auth (the same LoadConfig
-// and ServiceAuth, installed the same way), serving one method that requires service auth and
+// atipay-e2e-probe-server: atipay-server's configuration, service auth and process (the same
+// app::RunServer), serving one method that requires service auth and
 // answers with what the verifier accepted (no store, no payment methods):
 //
 //   dev.atipay.e2e.whoami (query) -> {"did", "iss", "lxm", "jti", "iat", "exp", "alg",
@@ -11,22 +11,15 @@
 // two segments (base64url, no signature) so the test can show what the PDS minted.
 // Test only: never built into the product.
 #include <any>
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
-#include <vector>
 
-#include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
-#include "app/config.h"
-#include "app/service_auth.h"
+#include "app/run.h"
 #include "auth/verifier.h"
 #include "lex/method.h"
-#include "xrpc/log.h"
-#include "xrpc/server.h"
 
 namespace {
 
@@ -69,40 +62,11 @@ void Whoami(const atipay::xrpc::CallPtr& call) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  using atipay::xrpc::LogEvent;
-  std::signal(SIGPIPE, SIG_IGN);
-
-  atipay::app::Config config;
-  std::string help;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (auto error = atipay::app::LoadConfig(args, config, std::getenv, &help)) {
-    std::fprintf(stderr, "atipay-e2e-probe-server: %s\n", error->c_str());
-    return 2;
-  }
-  if (config.help) {
-    std::fputs(help.c_str(), stdout);
-    return 0;
-  }
-  auto service_auth = atipay::app::ServiceAuth::Create(config);
-  if (!service_auth) {
-    std::fprintf(stderr, "atipay-e2e-probe-server: %s\n", service_auth.error().message.c_str());
-    return 2;
-  }
-  atipay::xrpc::Router router;
-  (*service_auth)->Install(router);
-  router.AddUntyped(kWhoami, {.auth = atipay::xrpc::AuthPolicy::kRequired}, Whoami);
-
-  atipay::xrpc::Server server(atipay::app::ToServerOptions(config), router);
-  if (auto error = server.Start()) {
-    LogEvent("fatal", *error);
-    return 1;
-  }
-  LogEvent("info", "atipay-e2e-probe-server listening on " + config.host + ":" +
-                       std::to_string(server.port()) + " as " + config.service_did);
-  boost::asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (!ec) server.Shutdown();
-  });
-  server.Wait();
-  return 0;
+  return atipay::app::RunServer(
+      "atipay-e2e-probe-server", argc, argv,
+      [](atipay::xrpc::Router& router, const atipay::app::Config&,
+         std::shared_ptr<void>*) -> std::optional<std::string> {
+        router.AddUntyped(kWhoami, {.auth = atipay::xrpc::AuthPolicy::kRequired}, Whoami);
+        return std::nullopt;
+      });
 }
