@@ -1,7 +1,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <deque>
+#include <list>
 #include <mutex>
 #include <unordered_map>
 #include <boost/json.hpp>
@@ -283,7 +283,8 @@ PlanPart FinishedPart(const StoredPlan& plan) {
 
 // Pending plans as Start built them, oldest evicted first once over the byte budget. Only a
 // shortcut: an entry is used after the workflow row has been read and checked, and a miss
-// (evicted, restarted, another process) decodes the row's plan as before.
+// (evicted, restarted, another process) decodes the row's plan as before. Finished workflows
+// leave at once; abandoned ones when the budget pushes them out.
 class PlanCache {
  public:
   explicit PlanCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
@@ -291,12 +292,13 @@ class PlanCache {
   void Put(const std::string& id, std::shared_ptr<const StoredPlan> plan, std::size_t bytes) {
     if (bytes > max_bytes_) return;
     std::lock_guard lock(mutex_);
-    if (!entries_.emplace(id, Entry{std::move(plan), bytes}).second) return;
+    if (entries_.count(id)) return;
     order_.push_back(id);
+    entries_.emplace(id, Entry{std::move(plan), bytes, std::prev(order_.end())});
     bytes_ += bytes;
-    while (bytes_ > max_bytes_ && !order_.empty()) {
-      EraseLocked(order_.front());
-      order_.pop_front();
+    while (bytes_ > max_bytes_) {
+      std::string oldest = order_.front();
+      EraseLocked(oldest);
     }
   }
 
@@ -306,7 +308,6 @@ class PlanCache {
     return it == entries_.end() ? nullptr : it->second.plan;
   }
 
-  // The id stays in order_ until it reaches the front; erasing an absent id is a no-op.
   void Erase(const std::string& id) {
     std::lock_guard lock(mutex_);
     EraseLocked(id);
@@ -316,18 +317,20 @@ class PlanCache {
   struct Entry {
     std::shared_ptr<const StoredPlan> plan;
     std::size_t bytes = 0;
+    std::list<std::string>::iterator position;  // in order_
   };
   void EraseLocked(const std::string& id) {
     auto it = entries_.find(id);
     if (it == entries_.end()) return;
     bytes_ -= it->second.bytes;
+    order_.erase(it->second.position);
     entries_.erase(it);
   }
 
   const std::size_t max_bytes_;
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
-  std::deque<std::string> order_;
+  std::list<std::string> order_;  // oldest first; exactly the ids in entries_
   std::size_t bytes_ = 0;
 };
 

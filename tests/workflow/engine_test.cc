@@ -270,6 +270,25 @@ TEST_F(EngineTest, PlanReadBackFromTheStoreGivesTheSameOutcomeAsTheCachedPlan) {
   EXPECT_EQ(ErrorOf(Continue(forged)).name, kWorkflowMismatch) << "a replay is still checked";
 }
 
+TEST_F(EngineTest, APlanPushedOutOfTheCacheIsReadBackFromTheStore) {
+  // Room for about one plan: starting a second workflow evicts the first.
+  options_.plan_cache_bytes = 2000;
+  MakeEngine();
+  Plan second_plan = TwoItemsAndCart(kBob);
+  json::object first = Start(TwoItemsAndCart());
+  std::string intent(first.at("workflow").at("intent").as_string());
+  auto row = store_->GetWorkflow(intent.substr(11, intent.size() - 13));
+  ASSERT_TRUE(row);
+  ASSERT_GT(row->plan_json.size(), options_.plan_cache_bytes / 2) << "two plans must not fit";
+  ASSERT_LE(row->plan_json.size(), options_.plan_cache_bytes) << "one plan must fit";
+  json::object second = Start(std::move(second_plan), kBob);
+  Outcome b = Continue(Agent(second), kBob);
+  ASSERT_TRUE(std::holds_alternative<json::object>(b)) << ErrorOf(b).message;
+  Outcome a = Continue(Agent(first));
+  ASSERT_TRUE(std::holds_alternative<json::object>(a)) << ErrorOf(a).message;
+  EXPECT_EQ(Rows(), 3u);
+}
+
 TEST_F(EngineTest, WorksWithThePlanCacheTurnedOff) {
   options_.plan_cache_bytes = 0;
   MakeEngine();
