@@ -43,9 +43,10 @@ inline constexpr char kGetLines[] =
     " ORDER BY seq";
 
 // expires_at_us = 0 means the cart has no expiry, so it never expires.
+// The literals match the partial index records_open_carts_by_expiry (schema version 2).
 inline constexpr char kExpireOpenCarts[] =
-    "UPDATE records SET status = :expired WHERE collection = :collection AND status = :open "
-    "AND expires_at_us > 0 AND expires_at_us <= :now";
+    "UPDATE records SET status = :expired WHERE collection = 'com.atiproto.cart' "
+    "AND status = 'open' AND expires_at_us > 0 AND expires_at_us <= :now";
 
 inline constexpr char kGetWorkflow[] =
     "SELECT " ATIPAY_STORE_WORKFLOW_COLUMNS " FROM workflows WHERE id = :id";

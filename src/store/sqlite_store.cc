@@ -30,7 +30,6 @@ using Code = Status::Code;
 using sqlite::Connection;
 using sqlite::Query;
 
-constexpr std::string_view kOpen = "open";
 constexpr std::string_view kExpired = "expired";
 constexpr int kMaxPageSize = 100;
 
@@ -169,10 +168,7 @@ class SqliteWriteTxn final : public WriteTxn {
 
   std::int64_t ExpireOpenCarts(std::int64_t now_us) override {
     Query query(connection_, sql::kExpireOpenCarts);
-    query.Bind(":expired", kExpired)
-        .Bind(":collection", kCartCollection)
-        .Bind(":open", kOpen)
-        .Bind(":now", now_us);
+    query.Bind(":expired", kExpired).Bind(":now", now_us);
     Status status = Note(query.Run());
     return status.ok() ? query.changes() : 0;
   }

@@ -157,7 +157,7 @@ TEST_F(StoreTest, QueriesUseTheirIndexes) {
   }
   // Point lookups and sweeps.
   ExpectIndexedPlan(raw, sql::kGetRecord, "sqlite_autoindex_records_1");
-  ExpectIndexedPlan(raw, sql::kExpireOpenCarts, "records_by_expiry");
+  ExpectIndexedPlan(raw, sql::kExpireOpenCarts, "records_open_carts_by_expiry");
   ExpectIndexedPlan(raw, sql::kGetWorkflow, "sqlite_autoindex_workflows_1");
   ExpectIndexedPlan(raw, sql::kDeleteExpiredWorkflows, "workflows_by_expiry");
   {

@@ -116,6 +116,37 @@ TEST_F(StoreTest, ReopenKeepsDataAndDoesNotMigrateAgain) {
   EXPECT_GT(later.seq, item.seq);
 }
 
+// A database written by a version-1 build (before the partial expiry index) is upgraded in
+// place on open, and its open carts still expire.
+TEST_F(StoreTest, VersionOneDatabaseIsUpgradedAndItsOpenCartsStillExpire) {
+  RecordRow cart = MakeCart(kAlice, "old");
+  cart.status = "open";
+  cart.expires_at_us = 1'000;
+  InsertAll(*store, {&cart});
+  store->Close();
+  {
+    RawDb raw(db_path());  // what version 1 left: its expiry index, user_version 1
+    raw.Exec("DROP INDEX records_open_carts_by_expiry");
+    raw.Exec("CREATE INDEX records_by_expiry ON records (collection, status, expires_at_us)");
+    raw.Exec("PRAGMA user_version = 1");
+  }
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), schema::LatestVersion());
+  EXPECT_EQ(raw.Column("SELECT name FROM sqlite_master WHERE name LIKE '%expiry%' ORDER BY name"),
+            (std::vector<std::string>{"records_open_carts_by_expiry", "workflows_by_expiry"}));
+  std::int64_t expired = -1;
+  ASSERT_TRUE(store
+                  ->WriteSync([&](WriteTxn& txn) {
+                    expired = txn.ExpireOpenCarts(2'000);
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(expired, 1);
+  EXPECT_EQ(store->GetRecord(cart.uri)->status, "expired");
+}
+
 TEST_F(StoreTest, NewerSchemaIsRefused) {
   store->Close();
   RawDb(db_path()).Exec("PRAGMA user_version = " + std::to_string(schema::LatestVersion() + 1));
