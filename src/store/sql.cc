@@ -11,8 +11,11 @@ std::string BuildListRecordsSql(bool carts, bool by_status, bool by_subject) {
                      " AND r.seq < :before";
   if (by_status) text += " AND r.status = :status";
   if (by_subject) {
-    text += carts ? " AND EXISTS (SELECT 1 FROM records AS line"
-                    " WHERE line.cart_uri = r.uri AND line.subject = :subject)"
+    // A cart's lines are in its owner's repo: the owner's lines with this subject, by
+    // records_by_owner_subject, name the carts that qualify.
+    text += carts ? " AND r.uri IN (SELECT line.cart_uri FROM records AS line"
+                    " WHERE line.did = :did AND line.collection IN (:item, :subscription)"
+                    " AND line.subject = :subject)"
                   : " AND r.subject = :subject";
   }
   text += " ORDER BY r.seq DESC LIMIT :limit";

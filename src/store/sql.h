@@ -36,12 +36,6 @@ inline constexpr char kUpdateRecord[] =
 
 inline constexpr char kDeleteRecord[] = "DELETE FROM records WHERE uri = :uri";
 
-// Items and subscriptions of a cart, oldest first (the order they were added).
-inline constexpr char kGetLines[] =
-    "SELECT " ATIPAY_STORE_RECORD_COLUMNS
-    " FROM records WHERE cart_uri = :cart_uri AND collection IN (:item, :subscription)"
-    " ORDER BY seq";
-
 // expires_at_us = 0 means the cart has no expiry, so it never expires.
 // The literals match the partial index records_open_carts_by_expiry (schema version 2).
 inline constexpr char kExpireOpenCarts[] =

@@ -352,19 +352,6 @@ class SqliteStore final : public Store {
     });
   }
 
-  std::vector<RecordRow> GetLines(std::string_view cart_uri) override {
-    if (cart_uri.empty()) return {};  // carts themselves have cart_uri ""
-    return WithReader<std::vector<RecordRow>>(readers_, [&](Connection& connection) {
-      Query query(connection, sql::kGetLines);
-      query.Bind(":cart_uri", cart_uri)
-          .Bind(":item", kItemCollection)
-          .Bind(":subscription", kSubscriptionCollection);
-      std::vector<RecordRow> rows;
-      while (query.Step()) rows.push_back(ReadRecord(query));
-      return rows;
-    });
-  }
-
   Page<RecordRow> ListCarts(const CartQuery& q) override {
     return List(true, q.did, kCartCollection, q.status, q.subject, q.limit, q.before_seq);
   }
@@ -482,6 +469,9 @@ Page<RecordRow> SqliteStore::List(bool carts, std::string_view did, std::string_
         .Bind(":limit", std::int64_t{page_size});
     if (status) query.Bind(":status", *status);
     if (subject) query.Bind(":subject", *subject);
+    if (subject && carts) {
+      query.Bind(":item", kItemCollection).Bind(":subscription", kSubscriptionCollection);
+    }
     Page<RecordRow> page;
     while (query.Step()) page.rows.push_back(ReadRecord(query));
     if (!query.status().ok()) return Page<RecordRow>();

@@ -161,8 +161,6 @@ class Store {
   virtual std::optional<RecordRow> GetRecord(std::string_view uri) = 0;
   // The rows for these URIs that exist, in the order given.
   virtual std::vector<RecordRow> GetRecords(const std::vector<std::string>& uris) = 0;
-  // Items and subscriptions whose cart_uri is this cart.
-  virtual std::vector<RecordRow> GetLines(std::string_view cart_uri) = 0;
   virtual Page<RecordRow> ListCarts(const CartQuery& query) = 0;
   virtual Page<RecordRow> ListLines(const LineQuery& query) = 0;
   virtual std::optional<WorkflowRow> GetWorkflow(std::string_view id) = 0;

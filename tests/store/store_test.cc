@@ -116,8 +116,8 @@ TEST_F(StoreTest, ReopenKeepsDataAndDoesNotMigrateAgain) {
   EXPECT_GT(later.seq, item.seq);
 }
 
-// A database written by a version-1 build (before the partial expiry index) is upgraded in
-// place on open, and its open carts still expire.
+// A database written by a version-1 build (before the partial expiry index, with
+// records_by_cart) is upgraded in place on open, and its open carts still expire.
 TEST_F(StoreTest, VersionOneDatabaseIsUpgradedAndItsOpenCartsStillExpire) {
   RecordRow cart = MakeCart(kAlice, "old");
   cart.status = "open";
@@ -128,14 +128,18 @@ TEST_F(StoreTest, VersionOneDatabaseIsUpgradedAndItsOpenCartsStillExpire) {
     RawDb raw(db_path());  // what version 1 left: its expiry index, user_version 1
     raw.Exec("DROP INDEX records_open_carts_by_expiry");
     raw.Exec("CREATE INDEX records_by_expiry ON records (collection, status, expires_at_us)");
+    raw.Exec("CREATE INDEX records_by_cart ON records (cart_uri, subject)");
     raw.Exec("PRAGMA user_version = 1");
   }
   store = Open();
   ASSERT_NE(store, nullptr);
   RawDb raw(db_path());
   EXPECT_EQ(raw.Int("PRAGMA user_version"), schema::LatestVersion());
-  EXPECT_EQ(raw.Column("SELECT name FROM sqlite_master WHERE name LIKE '%expiry%' ORDER BY name"),
-            (std::vector<std::string>{"records_open_carts_by_expiry", "workflows_by_expiry"}));
+  EXPECT_EQ(raw.Column("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                       "'records' ORDER BY name"),
+            (std::vector<std::string>{"records_by_owner", "records_by_owner_status",
+                                      "records_by_owner_subject", "records_open_carts_by_expiry",
+                                      "sqlite_autoindex_records_1"}));
   std::int64_t expired = -1;
   ASSERT_TRUE(store
                   ->WriteSync([&](WriteTxn& txn) {
@@ -329,23 +333,6 @@ TEST_F(StoreTest, GetRecordsKeepsOrderAndSkipsMissing) {
   EXPECT_EQ(Rkeys(rows), (std::vector<std::string>{"c", "a", "b", "a"}));
   ExpectSameRecord(rows[0], c);
   EXPECT_TRUE(store->GetRecords({}).empty());
-}
-
-TEST_F(StoreTest, GetLinesReturnsTheCartsItemsAndSubscriptionsInOrder) {
-  RecordRow cart = MakeCart(kAlice, "c1");
-  RecordRow other_cart = MakeCart(kAlice, "c2");
-  RecordRow i1 = MakeLine(kAlice, kItemCollection, "i1", cart.uri, kBob);
-  RecordRow other = MakeLine(kAlice, kItemCollection, "x", other_cart.uri, kBob);
-  RecordRow s1 = MakeLine(kAlice, kSubscriptionCollection, "s1", cart.uri, kCarol);
-  RecordRow i2 = MakeLine(kAlice, kItemCollection, "i2", cart.uri, kCarol);
-  InsertAll(*store, {&cart, &other_cart, &i1, &other, &s1, &i2});
-
-  auto lines = store->GetLines(cart.uri);
-  EXPECT_EQ(Rkeys(lines), (std::vector<std::string>{"i1", "s1", "i2"}));
-  ExpectSameRecord(lines[1], s1);
-  EXPECT_EQ(Rkeys(store->GetLines(other_cart.uri)), std::vector<std::string>{"x"});
-  EXPECT_TRUE(store->GetLines("at://did:plc:alice/com.atiproto.cart/none").empty());
-  EXPECT_TRUE(store->GetLines("").empty());  // carts have no cart_uri; they are not lines
 }
 
 TEST_F(StoreTest, ExpireOpenCartsTouchesOnlyOpenCartsPastExpiry) {
