@@ -16,6 +16,7 @@
 #include "lex/cbor.h"
 #include "lex/formats.h"
 #include "lex/tid.h"
+#include "payments/checkout_page.h"
 #include "payments/payments.h"
 #include "payments/records.h"
 
@@ -727,6 +728,11 @@ void Service::StartSweeper() {
 void Service::Register(xrpc::Router& router) {
   const xrpc::MethodOptions auth{.auth = xrpc::AuthPolicy::kRequired};
   StatePtr s = state_;
+
+  // The manual provider's checkout page (where default checkout URLs point).
+  router.AddPage(kCheckoutPath, [s](const lex::ParamList& params) {
+    return CheckoutPage(s->store, params, s->now());
+  });
 
   router.Add<lx::payment::cart::create::Method>(
       [s](auto& req, auto reply) {

@@ -12,4 +12,13 @@ const Router::Entry* Router::Find(std::string_view nsid) const {
   return it == methods_.end() ? nullptr : &it->second;
 }
 
+void Router::AddPage(std::string path, PageHandler handler) {
+  pages_[std::move(path)] = std::move(handler);
+}
+
+const Router::PageHandler* Router::FindPage(std::string_view path) const {
+  auto it = pages_.find(path);
+  return it == pages_.end() ? nullptr : &it->second;
+}
+
 }  // namespace atipay::xrpc

@@ -90,6 +90,13 @@ class Router {
                   std::function<void(const CallPtr&)> invoke);
 
   const Entry* Find(std::string_view nsid) const;
+
+  // A page outside /xrpc answered to GET and HEAD (a payment provider's checkout page, say):
+  // no auth, the decoded query parameters in, a whole reply out. It runs on the event loop,
+  // so it must be quick; an exception becomes a 500.
+  using PageHandler = std::function<HttpReply(const lex::ParamList& params)>;
+  void AddPage(std::string path, PageHandler handler);
+  const PageHandler* FindPage(std::string_view path) const;
   template <class F>
   void ForEach(F&& f) const {
     for (const auto& [nsid, entry] : methods_) f(nsid, entry);
@@ -107,6 +114,7 @@ class Router {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, Entry, Hash, std::equal_to<>> methods_;
+  std::unordered_map<std::string, PageHandler, Hash, std::equal_to<>> pages_;
   CallEnvironment env_;
 };
 

@@ -792,6 +792,21 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
       sink(std::move(reply));
       return;
     }
+    if (const Router::PageHandler* page = router_.FindPage(path)) {
+      meta.metrics = other_slot_;
+      HttpReply reply;
+      try {
+        reply = (*page)(ParseQueryString(query));
+      } catch (const std::exception& e) {
+        LogEvent("error", "page " + std::string(path) + " threw: " + e.what());
+        reply = HttpReply{};
+        reply.status = 500;
+        reply.content_type = "text/plain; charset=utf-8";
+        reply.body = "Internal Server Error\n";
+      }
+      sink(std::move(reply));
+      return;
+    }
   }
 
   std::string_view nsid;

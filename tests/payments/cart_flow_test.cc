@@ -17,6 +17,7 @@
 #include "payments/provider.h"
 #include "payments/records.h"
 #include "store/store.h"
+#include "tests/xrpc/test_support.h"
 #include "xrpc/router.h"
 #include "xrpc/server.h"
 
@@ -248,6 +249,53 @@ TEST_F(CartFlowTest, CreateRefusesBadInputByName) {
                 .error,
             "NotCartOwner");
   EXPECT_EQ(repo_.size(), 2u) << "refused calls write nothing";
+}
+
+// The page a checkoutUrl leads to (the manual provider's), as a payer's browser gets it.
+TEST_F(CartFlowTest, CheckoutPageShowsWhatIsOwedAndWhereTheCartStands) {
+  json::object first = NewItem(kAlice, 1234);
+  std::string cart(first.at("cartUri").as_string());
+  json::object second = NewItem(kAlice, 66, cart);
+  const std::string base = "https://pay.example";
+  std::string url(second.at("checkoutUrl").as_string());
+  ASSERT_EQ(url.rfind(base + "/checkout?", 0), 0u) << url;
+  auto get = [&](const std::string& target) {
+    auto reply = atipay::testing::Fetch(server_->port(), "GET", target);
+    EXPECT_TRUE(reply) << target;
+    return reply ? *reply : atipay::testing::Reply{};
+  };
+
+  auto open = get(url.substr(base.size()) + "&redirect=" +
+                  PercentEncode("https://shop.example/done?a=1&b=\"<x>\""));
+  EXPECT_EQ(open.status, 200);
+  EXPECT_EQ(open.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(open.raw["Cache-Control"], "no-store");
+  EXPECT_NE(open.raw["Content-Security-Policy"].find("default-src 'none'"), std::string::npos);
+  EXPECT_NE(open.body.find("<h1>13.00 USD</h1>"), std::string::npos) << open.body;
+  EXPECT_NE(open.body.find("Waiting for payment"), std::string::npos) << open.body;
+  EXPECT_NE(open.body.find("12.34 USD"), std::string::npos) << open.body;
+  EXPECT_NE(open.body.find("0.66 USD"), std::string::npos) << open.body;
+  EXPECT_NE(open.body.find("href=\"https://shop.example/done?a=1&amp;b=&quot;&lt;x&gt;&quot;\""),
+            std::string::npos)
+      << open.body;
+  EXPECT_EQ(open.body.find("<x>"), std::string::npos) << "values are escaped";
+
+  Pay(cart, PaymentOutcome::kCompleted);
+  auto paid = get(url.substr(base.size()));
+  EXPECT_EQ(paid.status, 200);
+  EXPECT_NE(paid.body.find("Paid."), std::string::npos) << paid.body;
+  EXPECT_EQ(paid.body.find("Return to the shop"), std::string::npos) << "no redirect given";
+
+  EXPECT_EQ(get("/checkout").status, 400);
+  EXPECT_EQ(get("/checkout?cart=" + PercentEncode(std::string(first.at("itemUri").as_string()))).status,
+            404)
+      << "an item is not a cart";
+  auto unknown = get("/checkout?cart=" + PercentEncode(cart + "x<script>"));
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body.find("<script>"), std::string::npos);
+  auto script = get(url.substr(base.size()) + "&redirect=" + PercentEncode("javascript:alert(1)"));
+  EXPECT_EQ(script.status, 200);
+  EXPECT_EQ(script.body.find("javascript:"), std::string::npos) << "only http(s) links";
 }
 
 TEST_F(CartFlowTest, CartCreateMakesAnEmptyOpenCart) {
