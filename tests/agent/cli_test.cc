@@ -17,6 +17,7 @@
 #include "agent/test_server.h"
 #include "auth/jwt.h"
 #include "devid/devid.h"
+#include "support/temp_dir.h"
 
 namespace atipay::agent {
 namespace {
@@ -41,12 +42,7 @@ std::string ReadFile(const std::filesystem::path& path) {
 
 class CliTest : public ::testing::Test {
  protected:
-  CliTest()
-      : dir_(std::filesystem::temp_directory_path() /
-             ("atipay-agent-cli-" + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+  CliTest() {
     devid::NewIdentityOptions options;
     options.handle = "alice.test";
     auto id = devid::NewIdentity(options);
@@ -54,7 +50,6 @@ class CliTest : public ::testing::Test {
     key_file_ = (dir_ / "alice.key").string();
     EXPECT_EQ(devid::WriteKeyFile(key_file_, *id), "");
   }
-  ~CliTest() override { std::filesystem::remove_all(dir_); }
 
   ToolRun Tool(const std::string& args) {
     ToolRun run;
@@ -71,7 +66,8 @@ class CliTest : public ::testing::Test {
     return run;
   }
 
-  std::filesystem::path dir_;
+  test_support::TempDir temp_{"atipay-agent-cli"};
+  const std::filesystem::path dir_ = temp_.path();
   std::string did_;
   std::string key_file_;
 };

@@ -16,6 +16,8 @@
 #include "identity/identity.h"
 #include "lex/cbor.h"
 #include "lex/encoding.h"
+#include "support/run_tool.h"
+#include "support/temp_dir.h"
 #include "test_http_server.h"
 
 namespace atipay {
@@ -26,40 +28,21 @@ namespace json = boost::json;
 constexpr char kService[] = "did:web:localhost%3A8080";
 constexpr char kNsid[] = "com.atiproto.cart.get";
 
-struct ToolRun {
-  int status = -1;
-  std::string out;
-};
+using test_support::ToolRun;
 
-// Runs the tool with `args` (already shell-quoted), capturing stdout.
+// Runs the tool with `args` (already shell-quoted): its stdout without trailing newlines.
 ToolRun Tool(const std::string& args) {
-  ToolRun run;
-  std::string command = std::string(ATIPAY_MINT_TOKEN) + " " + args + " 2>/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.out.append(buffer, n);
-  int status = pclose(pipe);
-  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ToolRun run = test_support::RunTool(ATIPAY_MINT_TOKEN, args);
   while (!run.out.empty() && run.out.back() == '\n') run.out.pop_back();
   return run;
 }
 
 class MintTokenTest : public ::testing::Test {
  protected:
-  MintTokenTest()
-      : dir_(std::filesystem::temp_directory_path() /
-             ("atipay-mint-" + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  ~MintTokenTest() override { std::filesystem::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return temp_.File(name); }
 
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-
-  std::filesystem::path dir_;
+  test_support::TempDir temp_{"atipay-mint"};
+  const std::filesystem::path dir_ = temp_.path();
 };
 
 TEST_F(MintTokenTest, HelpAndErrors) {

@@ -6,8 +6,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <sys/wait.h>
+
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -20,10 +23,10 @@ struct LexgenRun {
 
 LexgenRun Lexgen(const std::string& args, const std::string& stdin_text = "") {
   std::string command = std::string(LEXGEN_PATH) + " " + args + " 2>&1";
+  std::optional<atipay::test_support::TempDir> input_dir;
   if (!stdin_text.empty()) {
-    fs::path input = fs::temp_directory_path() / ("lexgen-stdin-" + std::to_string(::getpid()));
-    std::ofstream(input) << stdin_text;
-    command += " < " + input.string();
+    input_dir.emplace("lexgen-stdin");
+    command += " < " + input_dir->Write("stdin", stdin_text);
   }
   FILE* pipe = ::popen(command.c_str(), "r");
   std::string output;
@@ -33,25 +36,9 @@ LexgenRun Lexgen(const std::string& args, const std::string& stdin_text = "") {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("lexgen-test-" + std::to_string(::getpid()) + "-" +
-                                                  std::to_string(counter_++))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-  std::string Write(const std::string& name, const std::string& content) const {
-    fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << content;
-    return p.string();
-  }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
+// "lexgen-test-<pid>-..." directories, removed afterwards.
+struct TempDir : atipay::test_support::TempDir {
+  TempDir() : atipay::test_support::TempDir("lexgen-test") {}
 };
 
 const std::string kLexicons = ATIPAY_SOURCE_DIR "/lexicons";

@@ -25,6 +25,8 @@
 #include "identity/identity.h"
 #include "lex/formats.h"
 #include "lex/tid.h"
+#include "support/run_tool.h"
+#include "support/temp_dir.h"
 
 namespace atipay {
 namespace {
@@ -284,37 +286,19 @@ FakePaymentServer::Options Fake(std::string did_dir,
   return options;
 }
 
-struct ToolRun {
-  int status = -1;
-  std::string out;
-};
+using test_support::ToolRun;
 
 ToolRun Tool(const std::string& args) {
-  ToolRun run;
-  std::string command = std::string(ATIPAY_LOAD) + " " + args + " 2>/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.out.append(buffer, n);
-  int status = pclose(pipe);
-  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  return test_support::RunTool(ATIPAY_LOAD, args);
 }
 
 class LoadTest : public ::testing::Test {
  protected:
-  LoadTest()
-      : dir_(std::filesystem::temp_directory_path() /
-             ("atipay-load-" + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_ / "dids");
-  }
-  ~LoadTest() override { std::filesystem::remove_all(dir_); }
+  LoadTest() { std::filesystem::create_directories(dir_ / "dids"); }
   std::string DidDir() const { return (dir_ / "dids").string(); }
 
-  std::filesystem::path dir_;
+  test_support::TempDir temp_{"atipay-load"};
+  const std::filesystem::path dir_ = temp_.path();
 };
 
 TEST_F(LoadTest, FiftyClonesComplete) {

@@ -11,12 +11,13 @@
 #include <thread>
 
 #include "agent/agent.h"
-#include "support/json_eq.h"
 #include "lex/cbor.h"
 #include "payments/payments.h"
 #include "payments/provider.h"
 #include "payments/records.h"
 #include "store/store.h"
+#include "support/json_eq.h"
+#include "support/temp_dir.h"
 #include "tests/xrpc/test_support.h"
 #include "xrpc/router.h"
 #include "xrpc/server.h"
@@ -47,22 +48,14 @@ constexpr char kClone[] = "com.atiproto.payment.cart.clone";
 class CartFlowTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("atipay-payments-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     Boot();
   }
-  void TearDown() override {
-    Stop();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { Stop(); }
 
   // Starts the store, the service and the server; the database survives a Stop()/Boot().
   void Boot() {
     store::StoreOptions so;
-    so.path = (dir_ / "atipay.db").string();
+    so.path = dir_.File("atipay.db");
     so.synchronous = "NORMAL";
     std::string error;
     store_ = store::OpenSqliteStore(so, &error);
@@ -168,7 +161,7 @@ class CartFlowTest : public ::testing::Test {
     return store_->ListCarts(q).rows.size();
   }
 
-  std::filesystem::path dir_;
+  test_support::TempDir dir_{"atipay-payments"};
   std::unique_ptr<store::Store> store_;
   ManualProvider provider_{"https://pay.example/checkout"};
   Options options_ = [] {

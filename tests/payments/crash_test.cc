@@ -24,6 +24,7 @@
 #include "payments/provider.h"
 #include "payments/records.h"
 #include "store/store.h"
+#include "support/temp_dir.h"
 
 namespace atipay::payments {
 namespace {
@@ -101,8 +102,6 @@ struct Acked {
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("atipay-crash-" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "dids");
     devid::NewIdentityOptions options;
     options.handle = "alice.test";
@@ -112,10 +111,7 @@ class CrashTest : public ::testing::Test {
     ASSERT_EQ(devid::WriteDidDocument((dir_ / "dids").string(), *alice_), "");
     server_ = std::make_unique<ServerProcess>(dir_);
   }
-  void TearDown() override {
-    server_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { server_.reset(); }
 
   std::unique_ptr<agent::HttpXrpcCaller> Caller() {
     agent::HttpCallerOptions o;
@@ -260,7 +256,8 @@ class CrashTest : public ::testing::Test {
     EXPECT_GE(carts, acked.size() + 1);
   }
 
-  std::filesystem::path dir_;
+  test_support::TempDir temp_{"atipay-crash"};
+  const std::filesystem::path dir_ = temp_.path();
   std::unique_ptr<devid::Identity> alice_;
   std::unique_ptr<ServerProcess> server_;
   agent::MemoryRepo repo_;

@@ -9,9 +9,10 @@
 #include <thread>
 
 #include "com/atiproto/actions.h"
-#include "support/json_eq.h"
 #include "lex/cbor.h"
 #include "store/store.h"
+#include "support/json_eq.h"
+#include "support/temp_dir.h"
 #include "workflow/workflow.h"
 
 namespace atipay::workflow {
@@ -27,13 +28,8 @@ constexpr char kNsid[] = "com.atiproto.payment.cart.clone";
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("atipay-engine-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     store::StoreOptions options;
-    options.path = (dir_ / "test.db").string();
+    options.path = dir_.File("test.db");
     options.synchronous = "NORMAL";
     std::string error;
     store_ = store::OpenSqliteStore(options, &error);
@@ -44,7 +40,6 @@ class EngineTest : public ::testing::Test {
     engine_.reset();
     if (store_) store_->Close();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
   void MakeEngine() {
     engine_ = std::make_unique<Engine>(*store_, options_, [this] { return now_.load(); });
@@ -172,7 +167,7 @@ class EngineTest : public ::testing::Test {
     return std::holds_alternative<Error>(o) ? std::get<Error>(o) : Error{};
   }
 
-  std::filesystem::path dir_;
+  test_support::TempDir dir_{"atipay-engine"};
   std::unique_ptr<store::Store> store_;
   Options options_;
   std::atomic<std::int64_t> now_{1'790'000'000'000'000};
