@@ -334,6 +334,22 @@ class PlanCache {
   std::size_t bytes_ = 0;
 };
 
+namespace {
+
+// Ends a workflow inside its commit: state and answer stored, the plan cut down to what
+// replays need, the cached plan dropped.
+std::optional<Error> Finish(store::WriteTxn& txn, store::WorkflowRow& row, std::string_view state,
+                            const json::object& answer, const StoredPlan& plan, PlanCache& plans) {
+  row.state = std::string(state);
+  row.result_json = json::serialize(answer);
+  row.plan_json = EncodePlan(plan, FinishedPart(plan));
+  if (auto s = txn.UpdateWorkflow(row); !s.ok()) return StoreError(s);
+  plans.Erase(row.id);
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::string_view VerbName(Verb verb) {
   switch (verb) {
     case Verb::kCreate:
@@ -559,11 +575,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
             return body;
           }
           if (fresh->state == "done") return Mismatch("workflow " + id + " already completed");
-          fresh->state = "failed";
-          fresh->result_json = json::serialize(body);
-          fresh->plan_json = EncodePlan(*plan_ptr, FinishedPart(*plan_ptr));
-          if (auto s = txn.UpdateWorkflow(*fresh); !s.ok()) return StoreError(s);
-          plans->Erase(id);
+          if (auto e = Finish(txn, *fresh, "failed", body, *plan_ptr, *plans)) return *e;
           return body;
         },
         std::move(done));
@@ -636,20 +648,12 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
                 *fresh, all,
                 nsid + ": " + pre.uri + " changed while this workflow ran; its writes were undone",
                 "Conflict");
-            fresh->state = "failed";
-            fresh->result_json = json::serialize(body);
-            fresh->plan_json = EncodePlan(*plan_ptr, FinishedPart(*plan_ptr));
-            if (auto s = txn.UpdateWorkflow(*fresh); !s.ok()) return StoreError(s);
-            plans->Erase(id);
+            if (auto e = Finish(txn, *fresh, "failed", body, *plan_ptr, *plans)) return *e;
             return body;
           }
         }
         if (auto s = ApplyRows(txn, *plan_ptr); !s.ok()) return StoreError(s);
-        fresh->state = "done";
-        fresh->result_json = json::serialize(plan_ptr->output);
-        fresh->plan_json = EncodePlan(*plan_ptr, FinishedPart(*plan_ptr));
-        if (auto s = txn.UpdateWorkflow(*fresh); !s.ok()) return StoreError(s);
-        plans->Erase(id);
+        if (auto e = Finish(txn, *fresh, "done", plan_ptr->output, *plan_ptr, *plans)) return *e;
         return plan_ptr->output;
       },
       std::move(done));

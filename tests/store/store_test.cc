@@ -29,6 +29,17 @@ using testing::StoreTest;
 using testing::TempDir;
 using Code = Status::Code;
 
+// Runs the expiry sweep in its own commit; the number of carts it expired, -1 if it failed.
+std::int64_t ExpireOpenCarts(Store& store, std::int64_t now_us) {
+  std::int64_t expired = -1;
+  Status status = store.WriteSync([&](WriteTxn& txn) {
+    expired = txn.ExpireOpenCarts(now_us);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(status.ok()) << status.message;
+  return status.ok() ? expired : -1;
+}
+
 void ExpectSameRecord(const RecordRow& got, const RecordRow& want) {
   EXPECT_EQ(got.uri, want.uri);
   EXPECT_EQ(got.did, want.did);
@@ -140,14 +151,7 @@ TEST_F(StoreTest, VersionOneDatabaseIsUpgradedAndItsOpenCartsStillExpire) {
             (std::vector<std::string>{"records_by_owner", "records_by_owner_status",
                                       "records_by_owner_subject", "records_open_carts_by_expiry",
                                       "sqlite_autoindex_records_1"}));
-  std::int64_t expired = -1;
-  ASSERT_TRUE(store
-                  ->WriteSync([&](WriteTxn& txn) {
-                    expired = txn.ExpireOpenCarts(2'000);
-                    return Status::Ok();
-                  })
-                  .ok());
-  EXPECT_EQ(expired, 1);
+  EXPECT_EQ(ExpireOpenCarts(*store, 2'000), 1);
   EXPECT_EQ(store->GetRecord(cart.uri)->status, "expired");
 }
 
@@ -352,14 +356,7 @@ TEST_F(StoreTest, ExpireOpenCartsTouchesOnlyOpenCartsPastExpiry) {
   item.expires_at_us = now - 1;
   InsertAll(*store, {&past, &exactly, &future, &no_expiry, &paid, &item});
 
-  std::int64_t expired = -1;
-  ASSERT_TRUE(store
-                  ->WriteSync([&](WriteTxn& txn) {
-                    expired = txn.ExpireOpenCarts(now);
-                    return Status::Ok();
-                  })
-                  .ok());
-  EXPECT_EQ(expired, 2);
+  EXPECT_EQ(ExpireOpenCarts(*store, now), 2);
   EXPECT_EQ(store->GetRecord(past.uri)->status, "expired");
   EXPECT_EQ(store->GetRecord(exactly.uri)->status, "expired");
   EXPECT_EQ(store->GetRecord(future.uri)->status, "open");
@@ -371,13 +368,7 @@ TEST_F(StoreTest, ExpireOpenCartsTouchesOnlyOpenCartsPastExpiry) {
   want.status = "expired";
   ExpectSameRecord(*store->GetRecord(past.uri), want);
 
-  ASSERT_TRUE(store
-                  ->WriteSync([&](WriteTxn& txn) {
-                    expired = txn.ExpireOpenCarts(now);
-                    return Status::Ok();
-                  })
-                  .ok());
-  EXPECT_EQ(expired, 0);
+  EXPECT_EQ(ExpireOpenCarts(*store, now), 0) << "nothing left to expire";
 }
 
 // --- Lists ------------------------------------------------------------------------------------
