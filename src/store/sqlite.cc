@@ -34,9 +34,10 @@ Status ErrorStatus(int result_code, std::string_view what, sqlite3* db) {
 }
 
 std::unique_ptr<Connection> Connection::Open(const std::string& path, int flags,
-                                             int busy_timeout_ms, Status* status) {
+                                             int busy_timeout_ms, Status* status,
+                                             const char* vfs) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) {
     *status = ErrorStatus(rc, "open", db);
     sqlite3_close_v2(db);  // a handle comes back even on failure (unless out of memory)

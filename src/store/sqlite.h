@@ -26,8 +26,9 @@ Status ErrorStatus(int result_code, std::string_view what, sqlite3* db);
 class Connection {
  public:
   // flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE or SQLITE_OPEN_READONLY.
+  // `vfs`: a registered VFS name, or nullptr for the default.
   static std::unique_ptr<Connection> Open(const std::string& path, int flags, int busy_timeout_ms,
-                                          Status* status);
+                                          Status* status, const char* vfs = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -22,6 +22,7 @@
 #include "store/sql.h"
 #include "store/sqlite.h"
 #include "store/store.h"
+#include "store/wal_writes.h"
 
 namespace atipay::store {
 namespace {
@@ -29,6 +30,7 @@ namespace {
 using Code = Status::Code;
 using sqlite::Connection;
 using sqlite::Query;
+using sqlite::WalWriteVfs;
 
 constexpr std::string_view kExpired = "expired";
 constexpr int kMaxPageSize = 100;
@@ -440,6 +442,7 @@ class SqliteStore final : public Store {
 
   const int max_batch_;
   ReaderPool readers_;
+  std::unique_ptr<WalWriteVfs> wal_vfs_;  // outlives the writer connection that uses it
   std::unique_ptr<Connection> writer_connection_;
   std::unique_ptr<SqliteWriteTxn> txn_;
 
@@ -622,8 +625,18 @@ std::unique_ptr<Store> SqliteStore::Open(const StoreOptions& options, std::strin
   Status status = CheckOptions(options, &synchronous);
   std::unique_ptr<SqliteStore> store(new SqliteStore(options));
   if (status.ok()) {
-    store->writer_connection_ = Connection::Open(
-        options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options.busy_timeout_ms, &status);
+    // At FULL the writer's WAL writes go out in one write per commit (wal_writes.h).
+    std::string vfs_error;
+    if (synchronous == "FULL") {
+      store->wal_vfs_ = WalWriteVfs::Register(&vfs_error);
+      if (!store->wal_vfs_) status = Status::Error(Code::kInternal, vfs_error);
+    }
+    if (status.ok()) {
+      store->writer_connection_ =
+          Connection::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                           options.busy_timeout_ms, &status,
+                           store->wal_vfs_ ? store->wal_vfs_->name() : nullptr);
+    }
   }
   if (status.ok()) status = PrepareDatabase(*store->writer_connection_, synchronous);
   // Readers open after the schema exists and the file is in WAL mode.
