@@ -534,6 +534,7 @@ void SqliteStore::RunBatch(std::vector<Pending>& batch) {
       connection.Exec("ROLLBACK");
     }
   }
+  if (!batch_failure.ok()) sqlite::DiscardUnsyncedWal(connection.db());
   if (!batch_failure.ok()) {
     // Nothing of this batch is durable. A job that failed on its own keeps its own error.
     Status failed = Unavailable("batch not committed: " + batch_failure.message);
@@ -613,6 +614,9 @@ Status PrepareDatabase(Connection& connection, const std::string& synchronous) {
   // with pwrite for every page a job touches: keep it (and the page cache) in memory.
   if (status.ok()) status = connection.ExecScript("PRAGMA temp_store = MEMORY");
   if (status.ok()) status = connection.ExecScript("PRAGMA cache_size = -16384");
+  // Dirty pages stay in memory until the commit rather than spill into the WAL mid-transaction:
+  // the WAL VFS (wal_writes.h) needs every frame it holds to belong to a commit about to sync.
+  if (status.ok()) status = connection.ExecScript("PRAGMA cache_spill = OFF");
   // Checkpoint less often: the same index pages are rewritten by commit after commit, and a
   // checkpoint copies each page once however many frames it has in the WAL (<= ~32 MiB).
   if (status.ok()) status = connection.ExecScript("PRAGMA wal_autocheckpoint = 8192");

@@ -186,4 +186,10 @@ WalWriteVfs::~WalWriteVfs() { sqlite3_vfs_unregister(&state_->vfs); }
 
 const char* WalWriteVfs::name() const { return state_->name.c_str(); }
 
+void DiscardUnsyncedWal(sqlite3* db) {
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK) return;
+  if (wal != nullptr && wal->pMethods == &kWalMethods) Wal(wal)->pending.clear();
+}
+
 }  // namespace atipay::store::sqlite

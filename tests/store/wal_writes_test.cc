@@ -74,5 +74,32 @@ TEST_F(WalWritesTest, CommitsOfEverySizeAreReadableAtOnceAndAfterReopening) {
   EXPECT_EQ(RawDb(db_path()).Column("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
 }
 
+// Another process writes the same database between our commits (atipay-admin recording a
+// payment while the server runs): neither side loses a commit.
+TEST_F(WalWritesTest, CommitsOfAnotherConnectionInBetweenAreKept) {
+  RawDb other(db_path());  // the default VFS, as another process would have
+  std::vector<RecordRow> ours;
+  for (int i = 0; i < 40; ++i) {
+    ours.push_back(BigCart(i, i % 2 ? 70000 : 300));
+    RecordRow& row = ours.back();
+    ASSERT_TRUE(store->WriteSync([&](WriteTxn& txn) { return txn.InsertRecord(row); }).ok());
+    other.Exec("INSERT INTO payment_events (cart_uri, outcome, source, at_us) VALUES ('" +
+               row.uri + "', 'completed', 'other', " + std::to_string(i) + ")");
+  }
+  for (const auto& row : ours) {
+    auto got = store->GetRecord(row.uri);
+    ASSERT_TRUE(got) << row.uri;
+    EXPECT_EQ(got->record_json, row.record_json);
+  }
+  EXPECT_EQ(other.Column("SELECT count(*) FROM payment_events WHERE source = 'other'"),
+            std::vector<std::string>{"40"});
+  store->Close();
+  store.reset();
+  RawDb reopened(db_path());
+  EXPECT_EQ(reopened.Column("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  EXPECT_EQ(reopened.Column("SELECT count(*) FROM records"), std::vector<std::string>{"40"});
+  EXPECT_EQ(reopened.Column("SELECT count(*) FROM payment_events"), std::vector<std::string>{"40"});
+}
+
 }  // namespace
 }  // namespace atipay::store
