@@ -63,7 +63,8 @@ Usage:
                          0 skips the wait). Start the server with a short --cart-ttl, or mark
                          the carts paid meanwhile.
   --subject DID          recipient of the source items (default: another load identity)
-  --tokens N             service tokens to pre-sign (default: 3 per clone for --clones,
+  --tokens N             service tokens to pre-sign (default: 3 per clone and one per deep
+                         check for --clones, for every identity if that stays under 20,000;
                          3 x 2000/s x duration otherwise); more are signed on demand, counted
   --token-lifetime D     exp - iat of the tokens (default 290s; servers accept <= 300s)
   --timeout D            per HTTP request (default 30s)
@@ -569,12 +570,19 @@ int Run(const Config& config) {
   setup_times["wait_s"] = Seconds(Clock::now() - t0);
   repos.clear();
 
-  // 4. Tokens: about 3 calls per clone, spread over the identities by thread count.
+  // 4. Tokens: about 3 calls per clone plus the deep checks, spread over the identities by
+  // thread count.
   t0 = Clock::now();
+  const long long deep_checks =
+      config.clones && config.verify_every > 0 ? *config.clones / config.verify_every + 1 : 0;
   long long total_tokens =
       config.tokens ? *config.tokens
-                    : (config.clones ? 3 * *config.clones + 2LL * config.connections
+                    : (config.clones ? 3 * *config.clones + deep_checks + 2LL * config.connections
                                      : static_cast<long long>(3 * 2000 * config.duration_s));
+  // Threads share the clones of a --clones run as they go, so one identity may do far more than
+  // its share: when it is cheap, each identity gets enough for the whole run.
+  const bool whole_run_each =
+      !config.tokens && config.clones && total_tokens * config.identities <= 20000;
   std::vector<int> threads_per_identity(static_cast<std::size_t>(config.identities), 0);
   for (int t = 0; t < config.connections; ++t)
     ++threads_per_identity[static_cast<std::size_t>(t % config.identities)];
@@ -584,10 +592,12 @@ int Run(const Config& config) {
   }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   ParallelFor(config.identities, static_cast<int>(cores), [&](int i) {
-    // A quarter more than an even share: threads do not all finish the same number of clones.
-    const long long share = total_tokens * threads_per_identity[static_cast<std::size_t>(i)] * 5 /
-                                (4LL * config.connections) +
-                            (threads_per_identity[static_cast<std::size_t>(i)] > 0 ? 4 : 0);
+    // Otherwise a quarter more than an even share: threads do not all finish the same number.
+    const long long share =
+        whole_run_each ? total_tokens
+                       : total_tokens * threads_per_identity[static_cast<std::size_t>(i)] * 5 /
+                                 (4LL * config.connections) +
+                             (threads_per_identity[static_cast<std::size_t>(i)] > 0 ? 4 : 0);
     sources[static_cast<std::size_t>(i)].tokens->Fill(static_cast<std::size_t>(share));
   });
   std::size_t presigned = 0;
