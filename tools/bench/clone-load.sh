@@ -8,8 +8,10 @@
 # Usage: tools/bench/clone-load.sh [BUILD_DIR]       (default: build)
 # Environment: DURATION (10s), CONNECTIONS (32), IDENTITIES (32), SYNCHRONOUS (FULL | NORMAL),
 #              VALIDATE_OUTPUT (on | off), PLC_URL (register identities on a PLC directory
-#              instead; the server then resolves them there).
+#              instead; the server then resolves them there), SERVER_FLAGS (extra server flags,
+#              e.g. "--blocking-threads 2").
 set -euo pipefail
+# shellcheck disable=SC2086  # SERVER_FLAGS is split on purpose
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
 duration=${DURATION:-10s}
@@ -45,7 +47,7 @@ if [ -n "${PLC_URL:-}" ]; then
 fi
 taskset -c $server_cpu "$server" --listen "127.0.0.1:$port" --service-did "$did" \
   --db "$work/atipay.db" --db-synchronous "$synchronous" "$validate_flag" \
-  "${server_identity_flags[@]}" --threads 1 --cart-ttl 5 --access-log off \
+  "${server_identity_flags[@]}" --threads 1 --cart-ttl 5 --access-log off ${SERVER_FLAGS:-} \
   > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
@@ -55,6 +57,25 @@ done
 echo "atipay-server on core $server_cpu (synchronous=$synchronous, output validation $validate);" \
      "atipay-load on core $load_cpu, $connections connections, $identities identities, $duration"
 # Source carts expire after 5 s (--cart-ttl 5); atipay-load waits for that before measuring.
+# Server CPU (user + system, every thread) over the measured window, read when atipay-load says
+# it starts and when it prints its figures: whether the one core was saturated or the run waited on
+# fsync and round trips.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 taskset -c $load_cpu "$load" --url "http://127.0.0.1:$port" --aud "$did" "${identity_flags[@]}" \
   --identities "$identities" --connections "$connections" --duration "$duration" \
-  --wait-cloneable 30s
+  --wait-cloneable 30s 2>&1 | {
+  ticks_before= ticks_after=
+  while IFS= read -r line; do
+    case $line in
+      "atipay-load: running for"*) ticks_before=$(cpu_ticks); start_ns=$(date +%s%N) ;;
+      *"clones complete"*) ticks_after=$(cpu_ticks); end_ns=$(date +%s%N) ;;
+    esac
+    printf '%s\n' "$line"
+  done
+  if [ -n "$ticks_before" ] && [ -n "$ticks_after" ]; then
+    awk -v t=$(( ticks_after - ticks_before )) -v hz="$(getconf CLK_TCK)" \
+        -v ns=$(( end_ns - start_ns )) \
+      'BEGIN { printf "  server CPU: %.2f s in the %.2f s window (%.2f of its core)\n",
+                      t / hz, ns / 1e9, t / hz / (ns / 1e9) }'
+  fi
+}
