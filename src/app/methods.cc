@@ -1,5 +1,8 @@
 #include "app/methods.h"
 
+#include <cstdio>
+#include <string>
+
 #include "payments/payments.h"
 #include "store/store.h"
 
@@ -29,6 +32,28 @@ class PaymentServices : public Services {
   std::unique_ptr<payments::Service> service_;
 };
 
+// The store's group commit in Prometheus text: batches, jobs, time in COMMIT, the queue.
+std::string StoreMetrics(const store::Store::Stats& stats) {
+  std::string out;
+  auto add = [&out](const char* name, const char* type, const char* help, std::string value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + value + "\n";
+  };
+  add("atipay_store_commits_total", "counter", "Batches of write jobs committed (one fsync each).",
+      std::to_string(stats.commits));
+  add("atipay_store_jobs_total", "counter", "Write jobs run by the writer.",
+      std::to_string(stats.jobs));
+  add("atipay_store_failed_batches_total", "counter",
+      "Batches rolled back whole (I/O error, disk full).", std::to_string(stats.failed_batches));
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.9f", static_cast<double>(stats.commit_ns) / 1e9);
+  add("atipay_store_commit_seconds_total", "counter", "Time spent in COMMIT, fsync included.",
+      seconds);
+  add("atipay_store_queued_jobs", "gauge", "Write jobs waiting for the writer.",
+      std::to_string(stats.queued));
+  return out;
+}
+
 }  // namespace
 
 std::unique_ptr<Services> StartServices(xrpc::Router& router, const Config& config,
@@ -38,6 +63,7 @@ std::unique_ptr<Services> StartServices(xrpc::Router& router, const Config& conf
   options.synchronous = config.db_synchronous;
   auto store = store::OpenSqliteStore(options, error);
   if (!store) return nullptr;
+  router.AddMetrics([raw = store.get()] { return StoreMetrics(raw->stats()); });
   auto services = std::make_unique<PaymentServices>(std::move(store), config);
   services->service().Register(router);
   services->service().StartSweeper();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -420,7 +421,16 @@ class SqliteStore final : public Store {
   }
 
   Stats stats() const override {
-    return Stats{commits_.load(std::memory_order_relaxed), jobs_.load(std::memory_order_relaxed)};
+    Stats stats;
+    stats.commits = commits_.load(std::memory_order_relaxed);
+    stats.jobs = jobs_.load(std::memory_order_relaxed);
+    stats.failed_batches = failed_batches_.load(std::memory_order_relaxed);
+    stats.commit_ns = commit_ns_.load(std::memory_order_relaxed);
+    {
+      std::lock_guard lock(mu_);
+      stats.queued = queue_.size();
+    }
+    return stats;
   }
 
  private:
@@ -446,7 +456,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<Connection> writer_connection_;
   std::unique_ptr<SqliteWriteTxn> txn_;
 
-  std::mutex mu_;  // guards queue_ and closing_
+  mutable std::mutex mu_;  // guards queue_ and closing_
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   bool closing_ = false;
@@ -457,6 +467,8 @@ class SqliteStore final : public Store {
 
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> jobs_{0};
+  std::atomic<std::uint64_t> failed_batches_{0};
+  std::atomic<std::uint64_t> commit_ns_{0};
 };
 
 Page<RecordRow> SqliteStore::List(bool carts, std::string_view did, std::string_view collection,
@@ -527,15 +539,22 @@ void SqliteStore::RunBatch(std::vector<Pending>& batch) {
       if (!batch_failure.ok()) break;
     }
     if (batch_failure.ok()) {
+      const auto started = std::chrono::steady_clock::now();
       batch_failure = connection.Exec("COMMIT");
+      const auto took = std::chrono::steady_clock::now() - started;
+      commit_ns_.fetch_add(
+          static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()),
+          std::memory_order_relaxed);
       if (batch_failure.ok()) commits_.fetch_add(1, std::memory_order_relaxed);
     }
     if (!batch_failure.ok() && sqlite3_get_autocommit(connection.db()) == 0) {
       connection.Exec("ROLLBACK");
     }
   }
-  if (!batch_failure.ok()) sqlite::DiscardUnsyncedWal(connection.db());
   if (!batch_failure.ok()) {
+    sqlite::DiscardUnsyncedWal(connection.db());
+    failed_batches_.fetch_add(1, std::memory_order_relaxed);
     // Nothing of this batch is durable. A job that failed on its own keeps its own error.
     Status failed = Unavailable("batch not committed: " + batch_failure.message);
     for (Status& result : results) {

@@ -173,9 +173,14 @@ class Store {
   // Finishes queued jobs and stops the writer. Idempotent; the destructor calls it.
   virtual void Close() = 0;
 
+  // Group commit at work: jobs / commits is the mean batch, commit_ns / commits the mean time a
+  // COMMIT took (the fsync, at synchronous=FULL).
   struct Stats {
-    std::uint64_t commits = 0;
-    std::uint64_t jobs = 0;
+    std::uint64_t commits = 0;         // batches made durable
+    std::uint64_t jobs = 0;            // jobs run, in committed and failed batches
+    std::uint64_t failed_batches = 0;  // batches rolled back whole (I/O error, disk full, ...)
+    std::uint64_t commit_ns = 0;       // time spent in COMMIT
+    std::uint64_t queued = 0;          // jobs waiting for the writer now
   };
   virtual Stats stats() const = 0;
 };

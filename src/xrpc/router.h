@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -97,6 +98,13 @@ class Router {
   using PageHandler = std::function<HttpReply(const lex::ParamList& params)>;
   void AddPage(std::string path, PageHandler handler);
   const PageHandler* FindPage(std::string_view path) const;
+  // More lines for /metrics (Prometheus text: # HELP, # TYPE and samples), rendered at every
+  // scrape on the event loop after the server's own; the parts the server core does not know
+  // (the store, say) report through this.
+  using MetricsSource = std::function<std::string()>;
+  void AddMetrics(MetricsSource source) { metrics_sources_.push_back(std::move(source)); }
+  const std::vector<MetricsSource>& metrics_sources() const { return metrics_sources_; }
+
   template <class F>
   void ForEach(F&& f) const {
     for (const auto& [nsid, entry] : methods_) f(nsid, entry);
@@ -115,6 +123,7 @@ class Router {
   };
   std::unordered_map<std::string, Entry, Hash, std::equal_to<>> methods_;
   std::unordered_map<std::string, PageHandler, Hash, std::equal_to<>> pages_;
+  std::vector<MetricsSource> metrics_sources_;
   CallEnvironment env_;
 };
 

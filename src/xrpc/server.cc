@@ -789,6 +789,13 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
       HttpReply reply;
       reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
       reply.body = metrics_.RenderPrometheus();
+      for (const auto& source : router_.metrics_sources()) {
+        try {
+          reply.body += source();
+        } catch (const std::exception& e) {
+          LogEvent("error", std::string("a metrics source threw: ") + e.what());
+        }
+      }
       sink(std::move(reply));
       return;
     }

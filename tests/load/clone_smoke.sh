@@ -28,3 +28,19 @@ out=$("$load" --url "http://127.0.0.1:$port" --aud "$did" --did-dir "$work/dids"
 complete=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["clones"]["complete"])' <<< "$out")
 [ "$complete" = 50 ] || { echo "expected 50 complete clones, got $complete: $out"; exit 1; }
 echo "50 clones complete and verified"
+# The store's group commit shows on /metrics: both calls of every clone ran a write job, and no
+# batch failed. (At 4 connections batches may hold one job each, so only jobs >= commits is asked.)
+metrics=$(curl -fs "127.0.0.1:$port/metrics")
+sample() { awk -v name="$1" '$1 == name { print $2 }' <<< "$metrics"; }
+commits=$(sample atipay_store_commits_total)
+jobs=$(sample atipay_store_jobs_total)
+failed=$(sample atipay_store_failed_batches_total)
+calls=$(( 2 * complete ))
+{ [ -n "$commits" ] && [ -n "$jobs" ] && [ -n "$failed" ]; } ||
+  { echo "/metrics lacks the store's samples:"; echo "$metrics"; exit 1; }
+[ "$failed" = 0 ] || { echo "$failed store batches failed"; exit 1; }
+[ "$jobs" -ge "$calls" ] && [ "$commits" -ge 1 ] && [ "$commits" -le "$jobs" ] ||
+  { echo "store: $commits commits, $jobs jobs for $calls clone calls"; exit 1; }
+grep -q '^atipay_store_commit_seconds_total [0-9.]*$' <<< "$metrics" ||
+  { echo "/metrics lacks atipay_store_commit_seconds_total"; exit 1; }
+echo "store: $jobs jobs in $commits commits"

@@ -181,7 +181,10 @@ TEST_F(StoreFaultyDiskTest, FailedCommitFailsTheWholeBatchAndTheWriterRecovers) 
         },
         [&done, i](Status status) { done[static_cast<size_t>(i)].set_value(std::move(status)); });
   }
-  const auto commits_before = store->stats().commits;
+  const Store::Stats before_stats = store->stats();
+  const auto commits_before = before_stats.commits;
+  EXPECT_EQ(before_stats.queued, 5u);  // all five wait behind the holder
+  EXPECT_EQ(before_stats.failed_batches, 0u);
   fail_wal_writes = true;
   release.set_value();
   EXPECT_TRUE(holder_done.get_future().get().ok());
@@ -195,7 +198,11 @@ TEST_F(StoreFaultyDiskTest, FailedCommitFailsTheWholeBatchAndTheWriterRecovers) 
       EXPECT_NE(status.message.find("full"), std::string::npos) << status.message;
     }
   }
-  EXPECT_EQ(store->stats().commits, commits_before + 1);  // the holder's empty batch only
+  const Store::Stats after_stats = store->stats();
+  EXPECT_EQ(after_stats.commits, commits_before + 1);  // the holder's empty batch only
+  EXPECT_EQ(after_stats.failed_batches, 1u);
+  EXPECT_EQ(after_stats.jobs, before_stats.jobs + 6);  // the failed batch's jobs ran too
+  EXPECT_EQ(after_stats.queued, 0u);
 
   // The disk has room again: the writer goes on, and nothing of the failed batch shows.
   fail_wal_writes = false;
@@ -226,6 +233,7 @@ TEST_F(StoreFaultyDiskTest, FailedFsyncIsUnavailableAndTheWriterRecovers) {
   Status status = store->WriteSync([&](WriteTxn& txn) { return txn.InsertRecord(lost); });
   EXPECT_EQ(status.code, Code::kUnavailable) << status.message;
   fail_wal_syncs = false;
+  EXPECT_EQ(store->stats().failed_batches, 1u);
   RecordRow kept = MakeCart(kAlice, "kept");
   status = store->WriteSync([&](WriteTxn& txn) { return txn.InsertRecord(kept); });
   EXPECT_TRUE(status.ok()) << status.message;

@@ -156,6 +156,9 @@ TEST_F(StoreTest, ConcurrentSubmitsBatchWithoutHelp) {
   Store::Stats stats = store->stats();
   EXPECT_EQ(stats.jobs, static_cast<std::uint64_t>(kJobs));
   EXPECT_LT(stats.commits, stats.jobs / 2) << "commits " << stats.commits;
+  EXPECT_EQ(stats.failed_batches, 0u);
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_GT(stats.commit_ns, 0u) << "every commit synced the WAL, which takes time";
 }
 
 TEST_F(StoreTest, BatchesAreCappedAtMaxBatch) {

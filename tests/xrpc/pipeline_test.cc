@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <set>
 #include <thread>
 
@@ -320,6 +321,32 @@ TEST(XrpcService, HealthDidDocumentAndMetrics) {
             std::string::npos);
   EXPECT_NE(text.find("atipay_xrpc_requests_in_flight 1"), std::string::npos);  // this one
   EXPECT_NE(text.find("atipay_http_connections_open "), std::string::npos);
+}
+
+// Parts the server core does not know (the store) add their lines to /metrics through the
+// router; a source that throws loses its own lines only.
+TEST(XrpcService, MetricsSourcesFollowTheServersOwn) {
+  int scrapes = 0;
+  TestServer server(TestServer::DefaultOptions(), {}, [&scrapes](xrpc::Router& router) {
+    router.AddMetrics([] () -> std::string { throw std::runtime_error("broken gauge"); });
+    router.AddMetrics([&scrapes] {
+      ++scrapes;
+      return "# TYPE test_scrapes_total counter\ntest_scrapes_total " + std::to_string(scrapes) +
+             "\n";
+    });
+  });
+  for (int expected = 1; expected <= 2; ++expected) {
+    auto metrics = Fetch(server.port(), "GET", "/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_EQ(metrics->status, 200);
+    const std::string& text = metrics->body;
+    const std::string line = "test_scrapes_total " + std::to_string(expected) + "\n";
+    auto own = text.find("atipay_http_connections_open ");
+    auto added = text.find(line);
+    ASSERT_NE(added, std::string::npos) << text;
+    EXPECT_LT(own, added) << "the server's own metrics come first";
+    EXPECT_EQ(text.find("broken gauge"), std::string::npos);
+  }
 }
 
 TEST(XrpcService, Cors) {
