@@ -61,14 +61,22 @@ echo "atipay-server on core $server_cpu (synchronous=$synchronous, output valida
 # it starts and when it prints its figures: whether the one core was saturated or the run waited on
 # fsync and round trips.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+# "commits jobs commit_seconds" from the server's /metrics (empty from a server without them).
+store_sample() {
+  curl -fs "127.0.0.1:$port/metrics" | awk '$1 == "atipay_store_commits_total" { c = $2 }
+    $1 == "atipay_store_jobs_total" { j = $2 } $1 == "atipay_store_commit_seconds_total" { s = $2 }
+    END { if (c != "") print c, j, s }'
+}
 taskset -c $load_cpu "$load" --url "http://127.0.0.1:$port" --aud "$did" "${identity_flags[@]}" \
   --identities "$identities" --connections "$connections" --duration "$duration" \
   --wait-cloneable 30s 2>&1 | {
-  ticks_before= ticks_after=
+  ticks_before= ticks_after= store_before= store_after=
   while IFS= read -r line; do
     case $line in
-      "atipay-load: running for"*) ticks_before=$(cpu_ticks); start_ns=$(date +%s%N) ;;
-      *"clones complete"*) ticks_after=$(cpu_ticks); end_ns=$(date +%s%N) ;;
+      "atipay-load: running for"*)
+        ticks_before=$(cpu_ticks); start_ns=$(date +%s%N); store_before=$(store_sample) ;;
+      *"clones complete"*)
+        ticks_after=$(cpu_ticks); end_ns=$(date +%s%N); store_after=$(store_sample) ;;
     esac
     printf '%s\n' "$line"
   done
@@ -77,5 +85,10 @@ taskset -c $load_cpu "$load" --url "http://127.0.0.1:$port" --aud "$did" "${iden
         -v ns=$(( end_ns - start_ns )) \
       'BEGIN { printf "  server CPU: %.2f s in the %.2f s window (%.2f of its core)\n",
                       t / hz, ns / 1e9, t / hz / (ns / 1e9) }'
+  fi
+  if [ -n "$store_before" ] && [ -n "$store_after" ]; then
+    echo "$store_before $store_after" | awk '{ c = $4 - $1; j = $5 - $2; s = $6 - $3
+      if (c > 0) printf "  store: %d jobs in %d commits (%.1f per commit), %.2f ms per COMMIT\n",
+                        j, c, j / c, s * 1000 / c }'
   fi
 }
