@@ -20,6 +20,7 @@ struct Options {
   std::int64_t cart_ttl_seconds = 604800;  // a new or cloned cart stays open this long
   std::size_t max_lines = 100;             // items + subscriptions per cart
   std::int64_t sweep_interval_seconds = 30;
+  std::int64_t sweep_chunk = 500;  // rows per sweep transaction (store::Sweep)
   workflow::Options workflow;
 };
 

@@ -700,14 +700,7 @@ Service::~Service() {
 }
 
 std::int64_t Service::SweepOnce() {
-  std::int64_t expired = 0;
-  const std::int64_t now = state_->now();
-  state_->store.WriteSync([&](store::WriteTxn& txn) {
-    expired = txn.ExpireOpenCarts(now);
-    txn.DeleteExpiredWorkflows(now);
-    return store::Status::Ok();
-  });
-  return expired;
+  return store::Sweep(state_->store, state_->now(), state_->options.sweep_chunk).carts_expired;
 }
 
 void Service::StartSweeper() {

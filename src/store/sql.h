@@ -37,10 +37,12 @@ inline constexpr char kUpdateRecord[] =
 inline constexpr char kDeleteRecord[] = "DELETE FROM records WHERE uri = :uri";
 
 // expires_at_us = 0 means the cart has no expiry, so it never expires.
-// The literals match the partial index records_open_carts_by_expiry (schema version 2).
+// The literals match the partial index records_open_carts_by_expiry (schema version 2); seq is
+// the rowid. At most :limit rows, so that a backlog is swept in bounded transactions.
 inline constexpr char kExpireOpenCarts[] =
-    "UPDATE records SET status = :expired WHERE collection = 'com.atiproto.cart' "
-    "AND status = 'open' AND expires_at_us > 0 AND expires_at_us <= :now";
+    "UPDATE records SET status = :expired WHERE seq IN (SELECT seq FROM records "
+    "WHERE collection = 'com.atiproto.cart' AND status = 'open' AND expires_at_us > 0 "
+    "AND expires_at_us <= :now ORDER BY expires_at_us LIMIT :limit)";
 
 inline constexpr char kGetWorkflow[] =
     "SELECT " ATIPAY_STORE_WORKFLOW_COLUMNS " FROM workflows WHERE id = :id";
@@ -55,9 +57,10 @@ inline constexpr char kUpdateWorkflow[] =
     "round = :round, state = :state, plan_json = :plan_json, result_json = :result_json, "
     "created_at_us = :created_at_us, expires_at_us = :expires_at_us WHERE id = :id";
 
-// As for carts, expires_at_us = 0 means no expiry.
+// As for carts, expires_at_us = 0 means no expiry, and at most :limit rows.
 inline constexpr char kDeleteExpiredWorkflows[] =
-    "DELETE FROM workflows WHERE expires_at_us > 0 AND expires_at_us <= :now";
+    "DELETE FROM workflows WHERE rowid IN (SELECT rowid FROM workflows "
+    "WHERE expires_at_us > 0 AND expires_at_us <= :now ORDER BY expires_at_us LIMIT :limit)";
 
 inline constexpr char kInsertPaymentEvent[] =
     "INSERT INTO payment_events (cart_uri, outcome, source, at_us) "

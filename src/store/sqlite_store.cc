@@ -169,9 +169,9 @@ class SqliteWriteTxn final : public WriteTxn {
     return Note(ChangedOne(query, "record", uri));
   }
 
-  std::int64_t ExpireOpenCarts(std::int64_t now_us) override {
+  std::int64_t ExpireOpenCarts(std::int64_t now_us, std::int64_t limit) override {
     Query query(connection_, sql::kExpireOpenCarts);
-    query.Bind(":expired", kExpired).Bind(":now", now_us);
+    query.Bind(":expired", kExpired).Bind(":now", now_us).Bind(":limit", limit);
     Status status = Note(query.Run());
     return status.ok() ? query.changes() : 0;
   }
@@ -195,9 +195,9 @@ class SqliteWriteTxn final : public WriteTxn {
     return Note(ChangedOne(query, "workflow", row.id));
   }
 
-  std::int64_t DeleteExpiredWorkflows(std::int64_t now_us) override {
+  std::int64_t DeleteExpiredWorkflows(std::int64_t now_us, std::int64_t limit) override {
     Query query(connection_, sql::kDeleteExpiredWorkflows);
-    query.Bind(":now", now_us);
+    query.Bind(":now", now_us).Bind(":limit", limit);
     Status status = Note(query.Run());
     return status.ok() ? query.changes() : 0;
   }

@@ -122,14 +122,16 @@ class WriteTxn {
   // Replaces every column of the row with this URI (seq kept); kNotFound if absent.
   virtual Status UpdateRecord(const RecordRow& row) = 0;
   virtual Status DeleteRecord(std::string_view uri) = 0;
-  // Open carts with expires_at_us <= now_us become "expired"; returns how many.
-  virtual std::int64_t ExpireOpenCarts(std::int64_t now_us) = 0;
+  // At most `limit` open carts with expires_at_us <= now_us (the earliest first) become
+  // "expired"; returns how many.
+  virtual std::int64_t ExpireOpenCarts(std::int64_t now_us, std::int64_t limit) = 0;
 
   virtual std::optional<WorkflowRow> GetWorkflow(std::string_view id) = 0;
   virtual Status InsertWorkflow(const WorkflowRow& row) = 0;  // kConflict if the id exists
   virtual Status UpdateWorkflow(const WorkflowRow& row) = 0;  // kNotFound if absent
-  // Removes workflows with expires_at_us <= now_us; returns how many.
-  virtual std::int64_t DeleteExpiredWorkflows(std::int64_t now_us) = 0;
+  // Removes at most `limit` workflows with expires_at_us <= now_us (the earliest first);
+  // returns how many.
+  virtual std::int64_t DeleteExpiredWorkflows(std::int64_t now_us, std::int64_t limit) = 0;
 
   // Appends to the payment log (who recorded which outcome for which cart, when).
   virtual Status InsertPaymentEvent(std::string_view cart_uri, std::string_view outcome,
@@ -184,6 +186,17 @@ class Store {
   };
   virtual Stats stats() const = 0;
 };
+
+// Expires overdue open carts and drops expired workflows in transactions of at most `chunk`
+// rows, each committed before the next is queued: a backlog (an hour of workflows under load
+// is millions of rows) then never holds the writer, or the WAL and memory, for more than one
+// chunk. Stops at the first failure.
+struct SweepResult {
+  std::int64_t carts_expired = 0;
+  std::int64_t workflows_deleted = 0;
+  Status status;
+};
+SweepResult Sweep(Store& store, std::int64_t now_us, std::int64_t chunk = 500);
 
 // Opens (creating and migrating as needed) a SQLite database: WAL, the given synchronous
 // level, foreign keys on, busy timeout, prepared statements reused. Error text on failure.

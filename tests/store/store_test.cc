@@ -30,10 +30,10 @@ using testing::TempDir;
 using Code = Status::Code;
 
 // Runs the expiry sweep in its own commit; the number of carts it expired, -1 if it failed.
-std::int64_t ExpireOpenCarts(Store& store, std::int64_t now_us) {
+std::int64_t ExpireOpenCarts(Store& store, std::int64_t now_us, std::int64_t limit = 1000) {
   std::int64_t expired = -1;
   Status status = store.WriteSync([&](WriteTxn& txn) {
-    expired = txn.ExpireOpenCarts(now_us);
+    expired = txn.ExpireOpenCarts(now_us, limit);
     return Status::Ok();
   });
   EXPECT_TRUE(status.ok()) << status.message;
@@ -371,6 +371,54 @@ TEST_F(StoreTest, ExpireOpenCartsTouchesOnlyOpenCartsPastExpiry) {
   EXPECT_EQ(ExpireOpenCarts(*store, now), 0) << "nothing left to expire";
 }
 
+// A backlog goes in bounded transactions, the longest overdue first.
+TEST_F(StoreTest, SweepWorksThroughABacklogInChunks) {
+  const std::int64_t now = 10'000;
+  std::vector<RecordRow> carts;
+  for (int i = 0; i < 7; ++i) {
+    carts.push_back(MakeCart(kAlice, "c" + std::to_string(i)));
+    carts.back().expires_at_us = now - 100 + i;  // c0 is the longest overdue
+  }
+  carts.push_back(MakeCart(kAlice, "later"));
+  carts.back().expires_at_us = now + 1;
+  std::vector<RecordRow*> all;
+  for (auto& cart : carts) all.push_back(&cart);
+  InsertAll(*store, all);
+  for (int i = 0; i < 5; ++i) {
+    WorkflowRow w = MakeWorkflow("old" + std::to_string(i), now - 10 + i);
+    ASSERT_TRUE(store->WriteSync([&](WriteTxn& txn) { return txn.InsertWorkflow(w); }).ok());
+  }
+  WorkflowRow young = MakeWorkflow("young", now + 1);
+  ASSERT_TRUE(store->WriteSync([&](WriteTxn& txn) { return txn.InsertWorkflow(young); }).ok());
+
+  // One bounded step: the three longest overdue carts only.
+  EXPECT_EQ(ExpireOpenCarts(*store, now, 3), 3);
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(store->GetRecord(carts[static_cast<std::size_t>(i)].uri)->status,
+              i < 3 ? "expired" : "open")
+        << i;
+  }
+
+  const auto commits_before = store->stats().commits;
+  SweepResult swept = Sweep(*store, now, 2);
+  ASSERT_TRUE(swept.status.ok()) << swept.status.message;
+  EXPECT_EQ(swept.carts_expired, 4);
+  EXPECT_EQ(swept.workflows_deleted, 5);
+  // Carts 2 + 2 + 0 and workflows 2 + 2 + 1: a commit per chunk, none of more than two rows.
+  EXPECT_EQ(store->stats().commits - commits_before, 6u);
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(store->GetRecord(carts[static_cast<std::size_t>(i)].uri)->status, "expired") << i;
+  }
+  EXPECT_EQ(store->GetRecord(carts.back().uri)->status, "open");
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(store->GetWorkflow("old" + std::to_string(i))) << i;
+  EXPECT_TRUE(store->GetWorkflow("young").has_value());
+
+  swept = Sweep(*store, now);
+  EXPECT_TRUE(swept.status.ok());
+  EXPECT_EQ(swept.carts_expired, 0);
+  EXPECT_EQ(swept.workflows_deleted, 0);
+}
+
 // --- Lists ------------------------------------------------------------------------------------
 
 TEST_F(StoreTest, ListCartsNewestFirstWithFilters) {
@@ -585,7 +633,7 @@ TEST_F(StoreTest, WorkflowsInsertGetUpdateExpire) {
   std::int64_t deleted = -1;
   ASSERT_TRUE(store
                   ->WriteSync([&](WriteTxn& txn) {
-                    deleted = txn.DeleteExpiredWorkflows(150);
+                    deleted = txn.DeleteExpiredWorkflows(150, 1000);
                     return Status::Ok();
                   })
                   .ok());

@@ -130,16 +130,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (rest[0] == "sweep") {
-    std::int64_t expired = 0;
-    auto status = store->WriteSync([&](atipay::store::WriteTxn& txn) {
-      expired = txn.ExpireOpenCarts(now);
-      return atipay::store::Status::Ok();
-    });
-    if (!status.ok()) {
-      std::fprintf(stderr, "atipay-admin: %s\n", status.message.c_str());
+    // What the server's sweeper does, in the same bounded transactions.
+    atipay::store::SweepResult swept = atipay::store::Sweep(*store, now);
+    if (!swept.status.ok()) {
+      std::fprintf(stderr, "atipay-admin: %s\n", swept.status.message.c_str());
       return 2;
     }
-    std::printf("%lld cart(s) expired\n", static_cast<long long>(expired));
+    std::printf("%lld cart(s) expired, %lld expired workflow(s) removed\n",
+                static_cast<long long>(swept.carts_expired),
+                static_cast<long long>(swept.workflows_deleted));
     return 0;
   }
   return Usage(("unknown command " + rest[0]).c_str());
