@@ -248,15 +248,21 @@ std::optional<std::string> LoadConfig(const std::vector<std::string>& args, Conf
   if (help_text != nullptr) *help_text = flags.Help("atipay-server");
   if (auto error = flags.Parse(args, getenv)) return error;
   if (auto error = ParseHostPort(config.listen, config.host, config.port)) return error;
-  std::string authority = config.listen;
-  if (!config.listen.empty() && config.listen.front() == ':') authority = config.host + config.listen;
-  if (config.service_did.empty()) config.service_did = xrpc::DidWebFromHostPort(authority);
-  if (config.public_url.empty()) config.public_url = "http://" + authority;
-  if (config.checkout_url.empty()) config.checkout_url = config.public_url + "/checkout";
+  if (config.port != 0) ApplyBoundPort(config, config.port);
   if (config.db_synchronous != "FULL" && config.db_synchronous != "NORMAL") {
     return "--db-synchronous must be FULL or NORMAL";
   }
   return std::nullopt;
+}
+
+void ApplyBoundPort(Config& config, std::uint16_t port) {
+  // The listen address as given, with the port that is really listening.
+  std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  if (host.empty()) host = config.host;
+  const std::string authority = host + ":" + std::to_string(port);
+  if (config.service_did.empty()) config.service_did = xrpc::DidWebFromHostPort(authority);
+  if (config.public_url.empty()) config.public_url = "http://" + authority;
+  if (config.checkout_url.empty()) config.checkout_url = config.public_url + "/checkout";
 }
 
 xrpc::ServerOptions ToServerOptions(const Config& c) {

@@ -99,12 +99,17 @@ class FlagSet {
 void RegisterFlags(FlagSet& flags, Config& config);
 
 // Flags and environment into `config`, then derived defaults. Returns an error message.
+// With port 0 the defaults that name the address (service DID, public and checkout URLs) wait
+// for ApplyBoundPort.
 std::optional<std::string> LoadConfig(const std::vector<std::string>& args, Config& config,
                                       const GetEnv& getenv, std::string* help_text = nullptr);
 
 // "host:port", "[v6]:port" or ":port".
 std::optional<std::string> ParseHostPort(std::string_view text, std::string& host,
                                          std::uint16_t& port);
+
+// Fills the address-derived defaults still unset with the port actually bound.
+void ApplyBoundPort(Config& config, std::uint16_t port);
 
 xrpc::ServerOptions ToServerOptions(const Config& config);
 

@@ -1,6 +1,8 @@
 #include "app/run.h"
 
 #include <csignal>
+#include <memory>
+#include <utility>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -30,20 +32,31 @@ int RunServer(std::string_view name, int argc, char** argv, const AddMethods& ad
     return 0;
   }
 
-  auto service_auth = ServiceAuth::Create(config);
-  if (!service_auth) {
-    std::fprintf(stderr, "%s%s\n", prefix.c_str(), service_auth.error().message.c_str());
+  // Declared before the server, so that all of them outlive its threads.
+  xrpc::Router router;
+  std::unique_ptr<ServiceAuth> service_auth;
+  std::shared_ptr<void> methods_state;
+  xrpc::Server server(ToServerOptions(config), router);
+  // Listening first: with port 0 the service DID (the `aud` of every token) and the URLs name
+  // the port the system picked.
+  if (auto error = server.Listen()) {
+    LogEvent("fatal", *error);
+    return 1;
+  }
+  ApplyBoundPort(config, server.port());
+  server.SetServiceIdentity(config.service_did, config.public_url);
+
+  auto created = ServiceAuth::Create(config);
+  if (!created) {
+    std::fprintf(stderr, "%s%s\n", prefix.c_str(), created.error().message.c_str());
     return 2;
   }
-  xrpc::Router router;
-  (*service_auth)->Install(router);
-  std::shared_ptr<void> methods_state;
+  service_auth = std::move(*created);
+  service_auth->Install(router);
   if (auto error = add_methods(router, config, &methods_state)) {
     std::fprintf(stderr, "%s%s\n", prefix.c_str(), error->c_str());
     return 2;
   }
-
-  xrpc::Server server(ToServerOptions(config), router);
   if (auto error = server.Start()) {
     LogEvent("fatal", *error);
     return 1;

@@ -174,6 +174,13 @@ class Server::Impl {
   bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
   net::io_context& ioc() { return ioc_; }
   std::uint16_t port() const { return port_; }
+  bool started() const { return started_.load(); }
+
+  std::optional<std::string> Listen();
+  void SetServiceIdentity(std::string service_did, std::string public_url) {
+    options_.service_did = std::move(service_did);
+    options_.public_url = std::move(public_url);
+  }
 
  private:
   void DoAccept();
@@ -607,19 +614,7 @@ std::optional<std::string> Server::Impl::Start() {
     LogEvent("error", what, request_id);
   };
 
-  beast::error_code ec;
-  auto address = net::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
-  if (ec) return "invalid listen address " + options_.host + ": " + ec.message();
-  tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
-           ec.message();
-  }
-  port_ = acceptor_.local_endpoint().port();
+  if (auto error = Listen()) return error;
 
   work_.emplace(ioc_.get_executor());
   DoAccept();
@@ -640,6 +635,26 @@ std::optional<std::string> Server::Impl::Start() {
       }
     });
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> Server::Impl::Listen() {
+  if (acceptor_.is_open()) return std::nullopt;
+  beast::error_code ec;
+  auto address = net::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
+  if (ec) return "invalid listen address " + options_.host + ": " + ec.message();
+  tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    return "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
+           ec.message();
+  }
+  port_ = acceptor_.local_endpoint().port();
   return std::nullopt;
 }
 
@@ -943,6 +958,13 @@ Server::~Server() {
   impl_->Wait();
 }
 
+std::optional<std::string> Server::Listen() {
+  if (impl_->started()) return "server already started";
+  return impl_->Listen();
+}
+void Server::SetServiceIdentity(std::string service_did, std::string public_url) {
+  if (!impl_->started()) impl_->SetServiceIdentity(std::move(service_did), std::move(public_url));
+}
 std::optional<std::string> Server::Start() { return impl_->Start(); }
 std::uint16_t Server::port() const { return impl_->port(); }
 void Server::Shutdown() { impl_->Shutdown(); }

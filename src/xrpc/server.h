@@ -68,10 +68,17 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds, listens and starts the threads. Returns an error message on failure.
+  // Binds and listens without accepting yet, so that with port 0 the port is known before
+  // the rest is configured (the did:web DID names it). Start() does it if nobody has.
+  std::optional<std::string> Listen();
+  // Before Start(): the DID and serviceEndpoint of /.well-known/did.json (ignored afterwards).
+  void SetServiceIdentity(std::string service_did, std::string public_url);
+
+  // Binds and listens (unless Listen() did), then accepts on the event-loop threads. Returns
+  // an error message on failure.
   std::optional<std::string> Start();
 
-  // The bound port (useful with port 0).
+  // The bound port (useful with port 0), once Listen() or Start() has succeeded.
   std::uint16_t port() const;
 
   // Graceful shutdown, thread-safe and idempotent: stop accepting, close idle connections, let

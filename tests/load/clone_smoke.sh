@@ -13,15 +13,20 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-did="did:web:127.0.0.1%3A$port"
-"$server" --listen "127.0.0.1:$port" --service-did "$did" --db "$work/atipay.db" \
+# Port 0: the server picks the port, and its default service DID (the tokens' aud) names it.
+"$server" --listen "127.0.0.1:0" --db "$work/atipay.db" \
   --dev-did-dir "$work/dids" --cart-ttl 2 --access-log off > "$work/server.log" 2>&1 &
 server_pid=$!
+port=
 for _ in $(seq 100); do
-  curl -fs "127.0.0.1:$port/xrpc/_health" > /dev/null 2>&1 && break
+  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) as .*/\1/p' "$work/server.log")
+  [ -n "$port" ] && curl -fs "127.0.0.1:$port/xrpc/_health" > /dev/null 2>&1 && break
   sleep 0.1
 done
+[ -n "$port" ] || { echo "no port in the server's log:"; cat "$work/server.log"; exit 1; }
+did="did:web:127.0.0.1%3A$port"
+[ "$(curl -fs "127.0.0.1:$port/.well-known/did.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" = "$did" ] ||
+  { echo "did.json does not name $did"; exit 1; }
 out=$("$load" --url "http://127.0.0.1:$port" --aud "$did" --did-dir "$work/dids" \
   --identities 4 --connections 4 --clones 50 --items-per-cart 1 --wait-cloneable 30s --verify-every 1 --json --quiet) || {
   echo "atipay-load failed: $out"; cat "$work/server.log"; exit 1; }

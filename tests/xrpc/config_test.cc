@@ -56,6 +56,33 @@ TEST(AppConfig, DerivedDidFollowsTheListenAddress) {
   Config v6;
   ASSERT_FALSE(LoadConfig({"--listen", "[::1]:2585"}, v6, Env({})));
   EXPECT_EQ(v6.host, "::1");
+  EXPECT_EQ(v6.public_url, "http://[::1]:2585");
+  Config no_host;
+  ASSERT_FALSE(LoadConfig({"--listen", ":2586"}, no_host, Env({})));
+  EXPECT_EQ(no_host.service_did, "did:web:127.0.0.1%3A2586");
+}
+
+// With port 0 the DID (every token's aud) and the URLs wait for the port the system picks.
+TEST(AppConfig, PortZeroDerivesFromTheBoundPort) {
+  Config config;
+  ASSERT_FALSE(LoadConfig({"--listen", "127.0.0.1:0"}, config, Env({})));
+  EXPECT_EQ(config.port, 0);
+  EXPECT_EQ(config.service_did, "");
+  EXPECT_EQ(config.public_url, "");
+  ApplyBoundPort(config, 41234);
+  EXPECT_EQ(config.service_did, "did:web:127.0.0.1%3A41234");
+  EXPECT_EQ(config.public_url, "http://127.0.0.1:41234");
+  EXPECT_EQ(config.checkout_url, "http://127.0.0.1:41234/checkout");
+
+  // What was given is kept.
+  Config given;
+  ASSERT_FALSE(LoadConfig({"--listen", "[::1]:0", "--service-did", "did:web:pay.example.com",
+                           "--checkout-url", "https://pay.example.com/c"},
+                          given, Env({})));
+  ApplyBoundPort(given, 41235);
+  EXPECT_EQ(given.service_did, "did:web:pay.example.com");
+  EXPECT_EQ(given.public_url, "http://[::1]:41235");
+  EXPECT_EQ(given.checkout_url, "https://pay.example.com/c");
 }
 
 TEST(AppConfig, Errors) {
