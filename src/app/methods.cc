@@ -1,5 +1,6 @@
 #include "app/methods.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -61,6 +62,10 @@ std::unique_ptr<Services> StartServices(xrpc::Router& router, const Config& conf
   store::StoreOptions options;
   options.path = config.db;
   options.synchronous = config.db_synchronous;
+  // A read connection for every blocking-pool thread (the payment methods run there), so
+  // that none of them waits for another's read.
+  options.read_connections =
+      std::max(options.read_connections, static_cast<int>(config.blocking_threads));
   auto store = store::OpenSqliteStore(options, error);
   if (!store) return nullptr;
   router.AddMetrics([raw = store.get()] { return StoreMetrics(raw->stats()); });

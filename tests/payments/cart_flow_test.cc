@@ -244,6 +244,18 @@ TEST_F(CartFlowTest, CreateRefusesBadInputByName) {
   EXPECT_EQ(repo_.size(), 2u) << "refused calls write nothing";
 }
 
+// The methods read SQLite, so they run on the blocking pool, never on an event loop; and they
+// all require service auth.
+TEST_F(CartFlowTest, MethodsRunOffTheEventLoopWithAuth) {
+  int methods = 0;
+  router_->ForEach([&](const std::string& nsid, const xrpc::Router::Entry& entry) {
+    ++methods;
+    EXPECT_TRUE(entry.options.blocking) << nsid;
+    EXPECT_EQ(entry.options.auth, xrpc::AuthPolicy::kRequired) << nsid;
+  });
+  EXPECT_GE(methods, 7);  // create, item.create, subscription.create, clone, put, get, list
+}
+
 // The page a checkoutUrl leads to (the manual provider's), as a payer's browser gets it.
 TEST_F(CartFlowTest, CheckoutPageShowsWhatIsOwedAndWhereTheCartStands) {
   json::object first = NewItem(kAlice, 1234);
