@@ -93,8 +93,8 @@ class Router {
   const Entry* Find(std::string_view nsid) const;
 
   // A page outside /xrpc answered to GET and HEAD (a payment provider's checkout page, say):
-  // no auth, the decoded query parameters in, a whole reply out. It runs on the event loop,
-  // so it must be quick; an exception becomes a 500.
+  // no auth, the decoded query parameters in, a whole reply out. It runs on the blocking pool
+  // (it may read storage); an exception becomes a 500.
   using PageHandler = std::function<HttpReply(const lex::ParamList& params)>;
   void AddPage(std::string path, PageHandler handler);
   const PageHandler* FindPage(std::string_view path) const;

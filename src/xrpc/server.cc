@@ -816,17 +816,21 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
     }
     if (const Router::PageHandler* page = router_.FindPage(path)) {
       meta.metrics = other_slot_;
-      HttpReply reply;
-      try {
-        reply = (*page)(ParseQueryString(query));
-      } catch (const std::exception& e) {
-        LogEvent("error", "page " + std::string(path) + " threw: " + e.what());
-        reply = HttpReply{};
-        reply.status = 500;
-        reply.content_type = "text/plain; charset=utf-8";
-        reply.body = "Internal Server Error\n";
-      }
-      sink(std::move(reply));
+      // On the blocking pool: a page may read storage (the checkout page does).
+      net::post(*blocking_pool_, [page, path = std::string(path), params = ParseQueryString(query),
+                                  sink = std::move(sink)]() mutable {
+        HttpReply reply;
+        try {
+          reply = (*page)(params);
+        } catch (const std::exception& e) {
+          LogEvent("error", "page " + path + " threw: " + e.what());
+          reply = HttpReply{};
+          reply.status = 500;
+          reply.content_type = "text/plain; charset=utf-8";
+          reply.body = "Internal Server Error\n";
+        }
+        sink(std::move(reply));
+      });
       return;
     }
   }

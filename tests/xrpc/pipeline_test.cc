@@ -349,6 +349,39 @@ TEST(XrpcService, MetricsSourcesFollowTheServersOwn) {
   }
 }
 
+// Pages outside /xrpc: the decoded query in, a whole reply out, off the event loop; an
+// exception is a plain 500 that says nothing of it.
+TEST(XrpcService, PagesAnswerGetAndHeadAndTurnExceptionsInto500) {
+  TestServer server(TestServer::DefaultOptions(), {}, [](xrpc::Router& router) {
+    router.AddPage("/hello", [](const lex::ParamList& params) {
+      xrpc::HttpReply reply;
+      reply.content_type = "text/plain; charset=utf-8";
+      reply.body = "hello";
+      for (const auto& [key, value] : params) reply.body += " " + key + "=" + value;
+      return reply;
+    });
+    router.AddPage("/broken", [](const lex::ParamList&) -> xrpc::HttpReply {
+      throw std::runtime_error("secret detail");
+    });
+  });
+  auto hello = Fetch(server.port(), "GET", "/hello?name=a%20b&x=1");
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->status, 200);
+  EXPECT_EQ(hello->content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(hello->body, "hello name=a b x=1");
+  auto head = Fetch(server.port(), "HEAD", "/hello");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->body, "");
+  auto broken = Fetch(server.port(), "GET", "/broken");
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->status, 500);
+  EXPECT_EQ(broken->body.find("secret"), std::string::npos) << broken->body;
+  auto missing = Fetch(server.port(), "GET", "/nothing-here");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+}
+
 TEST(XrpcService, Cors) {
   TestServer server;
   auto preflight = Fetch(server.port(), "OPTIONS", kCloneTarget, std::nullopt,
