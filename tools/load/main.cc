@@ -144,13 +144,14 @@ const json::array* ArrayAt(const json::value& v, std::string_view key) {
 }
 
 // Runs fn(i) for i in [0, n) on up to `threads` threads.
-void ParallelFor(int n, int threads, const std::function<void(int)>& fn) {
+// fn(thread, i) for i in [0, n), on at most `threads` threads numbered from 0.
+void ParallelFor(int n, int threads, const std::function<void(int, int)>& fn) {
   std::atomic<int> next{0};
   std::vector<std::thread> pool;
   threads = std::max(1, std::min(threads, n));
   for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      for (int i = next++; i < n; i = next++) fn(i);
+    pool.emplace_back([&, t] {
+      for (int i = next++; i < n; i = next++) fn(t, i);
     });
   }
   for (auto& thread : pool) thread.join();
@@ -292,13 +293,34 @@ agent::HttpCallerOptions CallerOptions(const Config& config,
   return o;
 }
 
+// One keep-alive connection per set-up thread, shared by the identities that thread serves:
+// polling thousands of source carts with a connection per request would leave as many sockets
+// in TIME_WAIT and could run out of local ports.
+class SetupCallers {
+ public:
+  SetupCallers(const Config& config, int threads) : current_(static_cast<std::size_t>(threads)) {
+    for (int t = 0; t < threads; ++t) {
+      const devid::Identity** current = &current_[static_cast<std::size_t>(t)];
+      callers_.push_back(std::make_unique<agent::HttpXrpcCaller>(
+          CallerOptions(config, [&config, current](std::string_view nsid) {
+            return devid::MintToken(**current, config.aud, std::string(nsid));
+          })));
+    }
+  }
+  // Thread `thread`'s connection, signing as `id` until the next For on that thread.
+  agent::XrpcCaller& For(int thread, const devid::Identity& id) {
+    current_[static_cast<std::size_t>(thread)] = &id;
+    return *callers_[static_cast<std::size_t>(thread)];
+  }
+
+ private:
+  std::vector<const devid::Identity*> current_;
+  std::vector<std::unique_ptr<agent::HttpXrpcCaller>> callers_;
+};
+
 // Builds the source cart of one identity; empty string or the error.
 std::string BuildSourceCart(const Config& config, Source& source, const std::string& subject,
-                            agent::MemoryRepo& repo) {
-  const devid::Identity& id = *source.identity;
-  agent::HttpXrpcCaller caller(CallerOptions(config, [&](std::string_view nsid) {
-    return devid::MintToken(id, config.aud, std::string(nsid));
-  }));
+                            agent::XrpcCaller& caller, agent::MemoryRepo& repo) {
   for (int k = 0; k < config.items_per_cart; ++k) {
     json::object input{{"subject", subject},
                        {"amount", 100 * (k + 1)},
@@ -316,11 +338,7 @@ std::string BuildSourceCart(const Config& config, Source& source, const std::str
 }
 
 // cart.get once: fills status and line counts. Empty string or the error.
-std::string ReadSourceCart(const Config& config, Source& source, agent::MemoryRepo& repo) {
-  const devid::Identity& id = *source.identity;
-  agent::HttpXrpcCaller caller(CallerOptions(config, [&](std::string_view nsid) {
-    return devid::MintToken(id, config.aud, std::string(nsid));
-  }));
+std::string ReadSourceCart(Source& source, agent::XrpcCaller& caller, agent::MemoryRepo& repo) {
   agent::RunResult r = agent::RunMethod(caller, repo, kCartGet, false, {{"uri", source.cart_uri}});
   if (!r.ok()) return std::string(kCartGet) + ": " + r.Describe();
   const json::value* cart =
@@ -496,7 +514,7 @@ int Run(const Config& config) {
     if (setup_error.empty()) setup_error = e;
   };
   const int setup_threads = std::min(config.connections, 16);
-  ParallelFor(config.identities, setup_threads, [&](int i) {
+  ParallelFor(config.identities, setup_threads, [&](int, int i) {
     auto id = devid::NewIdentity({.curve = atipay::auth::Curve::kSecp256k1,
                                   .handle = "load-" + std::to_string(i) + ".test",
                                   .pds = config.pds,
@@ -521,14 +539,18 @@ int Run(const Config& config) {
   std::vector<std::unique_ptr<agent::MemoryRepo>> repos;
   for (int i = 0; i < config.identities; ++i)
     repos.push_back(std::make_unique<agent::MemoryRepo>());
-  ParallelFor(config.identities, setup_threads, [&](int i) {
+  std::optional<SetupCallers> setup_callers(std::in_place, config, setup_threads);
+  SetupCallers& callers = *setup_callers;
+  ParallelFor(config.identities, setup_threads, [&](int t, int i) {
     Source& s = sources[static_cast<std::size_t>(i)];
     std::string subject = config.subject;
     if (subject.empty()) {
       subject = sources[static_cast<std::size_t>((i + 1) % config.identities)].identity->did;
     }
-    std::string e = BuildSourceCart(config, s, subject, *repos[static_cast<std::size_t>(i)]);
-    if (e.empty()) e = ReadSourceCart(config, s, *repos[static_cast<std::size_t>(i)]);
+    agent::XrpcCaller& caller = callers.For(t, *s.identity);
+    agent::MemoryRepo& repo = *repos[static_cast<std::size_t>(i)];
+    std::string e = BuildSourceCart(config, s, subject, caller, repo);
+    if (e.empty()) e = ReadSourceCart(s, caller, repo);
     if (!e.empty()) fail_setup(s.identity->did + ": " + e);
   });
   if (!setup_error.empty()) {
@@ -545,10 +567,11 @@ int Run(const Config& config) {
     const auto wait_deadline = Clock::now() + std::chrono::duration<double>(config.wait_s);
     for (;;) {
       std::atomic<int> open{0};
-      ParallelFor(config.identities, setup_threads, [&](int i) {
+      ParallelFor(config.identities, setup_threads, [&](int t, int i) {
         Source& s = sources[static_cast<std::size_t>(i)];
         if (s.status != "open") return;
-        std::string e = ReadSourceCart(config, s, *repos[static_cast<std::size_t>(i)]);
+        std::string e =
+            ReadSourceCart(s, callers.For(t, *s.identity), *repos[static_cast<std::size_t>(i)]);
         if (!e.empty()) fail_setup(s.identity->did + ": " + e);
         if (s.status == "open") ++open;
       });
@@ -569,6 +592,7 @@ int Run(const Config& config) {
   }
   setup_times["wait_s"] = Seconds(Clock::now() - t0);
   repos.clear();
+  setup_callers.reset();  // their connections are not the measured ones
 
   // 4. Tokens: about 3 calls per clone plus the deep checks, spread over the identities by
   // thread count.
@@ -591,7 +615,7 @@ int Run(const Config& config) {
                                            static_cast<std::int64_t>(config.token_lifetime_s));
   }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  ParallelFor(config.identities, static_cast<int>(cores), [&](int i) {
+  ParallelFor(config.identities, static_cast<int>(cores), [&](int, int i) {
     // Otherwise a quarter more than an even share: threads do not all finish the same number.
     const long long share =
         whole_run_each ? total_tokens
