@@ -1,10 +1,10 @@
 #include "app/run.h"
 
 #include <csignal>
-#include <memory>
-#include <utility>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/signal_set.hpp>

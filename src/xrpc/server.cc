@@ -809,6 +809,8 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
           reply.body += source();
         } catch (const std::exception& e) {
           LogEvent("error", std::string("a metrics source threw: ") + e.what());
+        } catch (...) {
+          LogEvent("error", "a metrics source threw");
         }
       }
       sink(std::move(reply));
@@ -820,10 +822,16 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
       net::post(*blocking_pool_, [page, path = std::string(path), params = ParseQueryString(query),
                                   sink = std::move(sink)]() mutable {
         HttpReply reply;
+        std::optional<std::string> failure;
         try {
           reply = (*page)(params);
         } catch (const std::exception& e) {
-          LogEvent("error", "page " + path + " threw: " + e.what());
+          failure = e.what();
+        } catch (...) {
+          failure = "unknown exception";  // nothing may escape into the pool's thread
+        }
+        if (failure) {
+          LogEvent("error", "page " + path + " threw: " + *failure);
           reply = HttpReply{};
           reply.status = 500;
           reply.content_type = "text/plain; charset=utf-8";

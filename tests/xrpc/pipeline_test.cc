@@ -328,7 +328,8 @@ TEST(XrpcService, HealthDidDocumentAndMetrics) {
 TEST(XrpcService, MetricsSourcesFollowTheServersOwn) {
   int scrapes = 0;
   TestServer server(TestServer::DefaultOptions(), {}, [&scrapes](xrpc::Router& router) {
-    router.AddMetrics([] () -> std::string { throw std::runtime_error("broken gauge"); });
+    router.AddMetrics([]() -> std::string { throw std::runtime_error("broken gauge"); });
+    router.AddMetrics([]() -> std::string { throw 42; });
     router.AddMetrics([&scrapes] {
       ++scrapes;
       return "# TYPE test_scrapes_total counter\ntest_scrapes_total " + std::to_string(scrapes) +
@@ -363,6 +364,7 @@ TEST(XrpcService, PagesAnswerGetAndHeadAndTurnExceptionsInto500) {
     router.AddPage("/broken", [](const lex::ParamList&) -> xrpc::HttpReply {
       throw std::runtime_error("secret detail");
     });
+    router.AddPage("/odd", [](const lex::ParamList&) -> xrpc::HttpReply { throw 42; });
   });
   auto hello = Fetch(server.port(), "GET", "/hello?name=a%20b&x=1");
   ASSERT_TRUE(hello);
@@ -377,6 +379,9 @@ TEST(XrpcService, PagesAnswerGetAndHeadAndTurnExceptionsInto500) {
   ASSERT_TRUE(broken);
   EXPECT_EQ(broken->status, 500);
   EXPECT_EQ(broken->body.find("secret"), std::string::npos) << broken->body;
+  auto odd = Fetch(server.port(), "GET", "/odd");  // not a std::exception: still a 500
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->status, 500);
   auto missing = Fetch(server.port(), "GET", "/nothing-here");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
