@@ -188,7 +188,7 @@ class Store {
 };
 
 // Expires overdue open carts and drops expired workflows in transactions of at most `chunk`
-// rows, each committed before the next is queued: a backlog (an hour of workflows under load
+// of each, each committed before the next is queued: a backlog (an hour of workflows under load
 // is millions of rows) then never holds the writer, or the WAL and memory, for more than one
 // chunk. Stops at the first failure.
 struct SweepResult {
