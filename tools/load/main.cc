@@ -143,8 +143,7 @@ const json::array* ArrayAt(const json::value& v, std::string_view key) {
   return f != nullptr && f->is_array() ? &f->get_array() : nullptr;
 }
 
-// Runs fn(i) for i in [0, n) on up to `threads` threads.
-// fn(thread, i) for i in [0, n), on at most `threads` threads numbered from 0.
+// Runs fn(thread, i) for i in [0, n), on at most `threads` threads numbered from 0.
 void ParallelFor(int n, int threads, const std::function<void(int, int)>& fn) {
   std::atomic<int> next{0};
   std::vector<std::thread> pool;
@@ -307,6 +306,9 @@ class SetupCallers {
           })));
     }
   }
+  SetupCallers(const SetupCallers&) = delete;  // the token sources point into current_
+  SetupCallers& operator=(const SetupCallers&) = delete;
+
   // Thread `thread`'s connection, signing as `id` until the next For on that thread.
   agent::XrpcCaller& For(int thread, const devid::Identity& id) {
     current_[static_cast<std::size_t>(thread)] = &id;
