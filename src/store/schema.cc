@@ -90,10 +90,32 @@ CREATE INDEX records_open_carts_by_expiry ON records (expires_at_us)
 DROP INDEX records_by_cart;
 )sql";
 
+// Version 3: items keep the record they tip (their recordUri) in a column, so that the lines
+// tipping one record can be listed and summed through an index: a private item has it only in
+// private_json, and JSON is out of any index's reach.
+// - Existing items take it from record_json, or from private_json if private. A public item's
+//   private_json is "", which is not JSON (json_extract would fail the step): hence json_valid.
+//   Only the items that name a record are rewritten.
+// - The index is partial, like the expiry sweep's: carts, subscriptions and items that tip no
+//   record never enter it, so their inserts write no page of it. Its SQL names the literal
+//   `record_uri <> ''` for SQLite to use it.
+constexpr char kVersion3[] = R"sql(
+ALTER TABLE records ADD COLUMN record_uri TEXT NOT NULL DEFAULT '';
+UPDATE records SET record_uri = tipped.record_uri
+  FROM (SELECT seq, coalesce(
+          CASE WHEN json_valid(record_json) THEN json_extract(record_json, '$.recordUri') END,
+          CASE WHEN json_valid(private_json) THEN json_extract(private_json, '$.recordUri') END)
+          AS record_uri
+        FROM records WHERE collection = 'com.atiproto.item') AS tipped
+  WHERE records.seq = tipped.seq AND tipped.record_uri <> '';
+CREATE INDEX records_by_tipped_record ON records (record_uri, did, seq) WHERE record_uri <> '';
+)sql";
+
 // Append only. A released step never changes: databases in the field have already run it.
 constexpr Migration kMigrations[] = {
     {1, kVersion1},
     {2, kVersion2},
+    {3, kVersion3},
 };
 
 // PRAGMA user_version, or -1 with *status set.

@@ -1,38 +1,90 @@
 #include "store/sql.h"
 
 #include <array>
+#include <string_view>
 
 namespace atipay::store::sql {
 namespace {
 
-std::string BuildListRecordsSql(bool carts, bool by_status, bool by_subject) {
-  std::string text = "SELECT " ATIPAY_STORE_RECORD_COLUMNS
-                     " FROM records AS r WHERE r.did = :did AND r.collection = :collection"
-                     " AND r.seq < :before";
-  if (by_status) text += " AND r.status = :status";
-  if (by_subject) {
+using Of = RecordSelection::Of;
+
+// FROM and WHERE for the owner's records whose collection passes `collection_test` (e.g.
+// "= :collection"), with the selection's filters.
+std::string FromWhere(const RecordSelection& selection, std::string_view collection_test) {
+  std::string text = " FROM records AS r";
+  // Without statistics SQLite ranks indexes by the columns a query pins, and would pick
+  // records_by_owner_status or _subject (three) over this one (two), although one owner's tips
+  // of one record are a handful where their open lines can be thousands.
+  if (selection.by_record_uri) text += " INDEXED BY records_by_tipped_record";
+  text += " WHERE r.did = :did AND r.collection ";
+  text += collection_test;
+  if (selection.by_status) text += " AND r.status = :status";
+  if (selection.by_subject) {
     // A cart's lines are in its owner's repo: the owner's lines with this subject, by
     // records_by_owner_subject, name the carts that qualify.
-    text += carts ? " AND r.uri IN (SELECT line.cart_uri FROM records AS line"
-                    " WHERE line.did = :did AND line.collection IN (:item, :subscription)"
-                    " AND line.subject = :subject)"
-                  : " AND r.subject = :subject";
+    text += selection.of == Of::kCarts
+                ? " AND r.uri IN (SELECT line.cart_uri FROM records AS line"
+                  " WHERE line.did = :did AND line.collection IN (:item, :subscription)"
+                  " AND line.subject = :subject)"
+                : " AND r.subject = :subject";
   }
-  text += " ORDER BY r.seq DESC LIMIT :limit";
+  // The literal lets SQLite use the partial index: it must imply the index's WHERE.
+  if (selection.by_record_uri) text += " AND r.record_uri <> '' AND r.record_uri = :record_uri";
   return text;
+}
+
+// The newest :limit rows before :before, read in seq order off the index (no sort).
+std::string PageSql(const RecordSelection& selection, std::string_view collection_test) {
+  return "SELECT " ATIPAY_STORE_RECORD_COLUMNS + FromWhere(selection, collection_test) +
+         " AND r.seq < :before ORDER BY r.seq DESC LIMIT :limit";
+}
+
+std::string BuildListRecordsSql(const RecordSelection& selection) {
+  if (selection.of != Of::kBothLines) return PageSql(selection, "= :collection");
+  // No index orders both collections by seq: a page of each from its own index, then the
+  // newest of those at most 2 x :limit rows. MATERIALIZED keeps SQLite from flattening the two
+  // pages into a merge that sorts each of them again.
+  return "WITH both_pages AS MATERIALIZED (SELECT * FROM (" + PageSql(selection, "= :item") +
+         ") UNION ALL SELECT * FROM (" + PageSql(selection, "= :subscription") +
+         ")) SELECT * FROM both_pages ORDER BY seq DESC LIMIT :limit";
+}
+
+std::string BuildSumLinesSql(const RecordSelection& selection) {
+  const char* collection_test =
+      selection.of == Of::kBothLines ? "IN (:item, :subscription)" : "= :collection";
+  return "SELECT r.currency, SUM(r.amount), COUNT(*)" + FromWhere(selection, collection_test) +
+         " GROUP BY r.currency ORDER BY r.currency";
+}
+
+constexpr std::size_t kVariants = 3 * 8;
+
+std::size_t VariantIndex(const RecordSelection& selection) {
+  return static_cast<std::size_t>(selection.of) * 8 + (selection.by_status ? 4 : 0) +
+         (selection.by_subject ? 2 : 0) + (selection.by_record_uri ? 1 : 0);
+}
+
+// Every variant built once: a call only picks its text, which also keys the prepared statement.
+std::array<std::string, kVariants> BuildVariants(std::string (*build)(const RecordSelection&)) {
+  std::array<std::string, kVariants> variants;
+  for (Of of : {Of::kCarts, Of::kLines, Of::kBothLines}) {
+    for (int filters = 0; filters < 8; ++filters) {
+      RecordSelection selection{of, (filters & 4) != 0, (filters & 2) != 0, (filters & 1) != 0};
+      variants[VariantIndex(selection)] = build(selection);
+    }
+  }
+  return variants;
 }
 
 }  // namespace
 
-const std::string& ListRecordsSql(bool carts, bool by_status, bool by_subject) {
-  static const std::array<std::string, 8> kVariants = [] {
-    std::array<std::string, 8> variants;
-    for (int i = 0; i < 8; ++i) {
-      variants[i] = BuildListRecordsSql((i & 4) != 0, (i & 2) != 0, (i & 1) != 0);
-    }
-    return variants;
-  }();
-  return kVariants[(carts ? 4 : 0) | (by_status ? 2 : 0) | (by_subject ? 1 : 0)];
+const std::string& ListRecordsSql(const RecordSelection& selection) {
+  static const auto kTexts = BuildVariants(BuildListRecordsSql);
+  return kTexts[VariantIndex(selection)];
+}
+
+const std::string& SumLinesSql(const RecordSelection& selection) {
+  static const auto kTexts = BuildVariants(BuildSumLinesSql);
+  return kTexts[VariantIndex(selection)];
 }
 
 }  // namespace atipay::store::sql

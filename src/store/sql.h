@@ -9,8 +9,8 @@ namespace atipay::store::sql {
 // Columns read for a RecordRow, in the order ReadRecord expects them.
 #define ATIPAY_STORE_RECORD_COLUMNS                                                \
   "seq, uri, did, collection, rkey, record_json, cid, status, cart_uri, subject, " \
-  "private_json, amount, currency, created_at_us, updated_at_us, expires_at_us, "  \
-  "completed_at_us, redirect_url, cloned_from"
+  "record_uri, private_json, amount, currency, created_at_us, updated_at_us, "     \
+  "expires_at_us, completed_at_us, redirect_url, cloned_from"
 #define ATIPAY_STORE_WORKFLOW_COLUMNS                                                 \
   "id, did, nsid, fingerprint, round, state, plan_json, result_json, created_at_us, " \
   "expires_at_us"
@@ -20,19 +20,20 @@ inline constexpr char kGetRecord[] =
 
 inline constexpr char kInsertRecord[] =
     "INSERT INTO records (uri, did, collection, rkey, record_json, cid, status, cart_uri, "
-    "subject, private_json, amount, currency, created_at_us, updated_at_us, expires_at_us, "
-    "completed_at_us, redirect_url, cloned_from) VALUES (:uri, :did, :collection, :rkey, "
-    ":record_json, :cid, :status, :cart_uri, :subject, :private_json, :amount, :currency, "
-    ":created_at_us, :updated_at_us, :expires_at_us, :completed_at_us, :redirect_url, "
-    ":cloned_from)";
+    "subject, record_uri, private_json, amount, currency, created_at_us, updated_at_us, "
+    "expires_at_us, completed_at_us, redirect_url, cloned_from) VALUES (:uri, :did, "
+    ":collection, :rkey, :record_json, :cid, :status, :cart_uri, :subject, :record_uri, "
+    ":private_json, :amount, :currency, :created_at_us, :updated_at_us, :expires_at_us, "
+    ":completed_at_us, :redirect_url, :cloned_from)";
 
 inline constexpr char kUpdateRecord[] =
     "UPDATE records SET did = :did, collection = :collection, rkey = :rkey, "
     "record_json = :record_json, cid = :cid, status = :status, cart_uri = :cart_uri, "
-    "subject = :subject, private_json = :private_json, amount = :amount, "
-    "currency = :currency, created_at_us = :created_at_us, updated_at_us = :updated_at_us, "
-    "expires_at_us = :expires_at_us, completed_at_us = :completed_at_us, "
-    "redirect_url = :redirect_url, cloned_from = :cloned_from WHERE uri = :uri";
+    "subject = :subject, record_uri = :record_uri, private_json = :private_json, "
+    "amount = :amount, currency = :currency, created_at_us = :created_at_us, "
+    "updated_at_us = :updated_at_us, expires_at_us = :expires_at_us, "
+    "completed_at_us = :completed_at_us, redirect_url = :redirect_url, "
+    "cloned_from = :cloned_from WHERE uri = :uri";
 
 inline constexpr char kDeleteRecord[] = "DELETE FROM records WHERE uri = :uri";
 
@@ -66,11 +67,27 @@ inline constexpr char kInsertPaymentEvent[] =
     "INSERT INTO payment_events (cart_uri, outcome, source, at_us) "
     "VALUES (:cart_uri, :outcome, :source, :at_us)";
 
-// A page of the owner's records of one collection, newest first, optionally filtered. One
-// text per filter combination so that each gets its own plan (and index).
-// Parameters: :did, :collection, :before, :limit, and :status / :subject when filtered.
-// Carts' subject filter: a line of the cart pays the subject. Lines: their own subject.
-const std::string& ListRecordsSql(bool carts, bool by_status, bool by_subject);
+// Which of the owner's records a list or a sum reads. One SQL text per combination, so that
+// each gets its own plan (and index).
+struct RecordSelection {
+  enum class Of {
+    kCarts,      // :collection, the carts
+    kLines,      // :collection, items or subscriptions
+    kBothLines,  // items and subscriptions together (:item, :subscription)
+  };
+  Of of = Of::kLines;
+  bool by_status = false;      // :status
+  bool by_subject = false;     // :subject. Carts: a line of the cart pays it. Lines: their own
+  bool by_record_uri = false;  // :record_uri, the record a line tips. Lines only
+};
+
+// A page of the selected records, newest first. Parameters: :did, :before, :limit, the
+// collection(s) as above (carts by subject take :item and :subscription too), and each filter's.
+const std::string& ListRecordsSql(const RecordSelection& selection);
+
+// The selected lines summed per currency (currency, sum of amount, count), by currency.
+// Parameters as for ListRecordsSql without :before and :limit.
+const std::string& SumLinesSql(const RecordSelection& selection);
 
 }  // namespace atipay::store::sql
 

@@ -29,6 +29,7 @@ namespace atipay::store {
 namespace {
 
 using Code = Status::Code;
+using sql::RecordSelection;
 using sqlite::Connection;
 using sqlite::Query;
 using sqlite::WalWriteVfs;
@@ -48,15 +49,16 @@ RecordRow ReadRecord(const Query& query) {
   row.status = query.Text(7);
   row.cart_uri = query.Text(8);
   row.subject = query.Text(9);
-  row.private_json = query.Text(10);
-  row.amount = query.Int(11);
-  row.currency = query.Text(12);
-  row.created_at_us = query.Int(13);
-  row.updated_at_us = query.Int(14);
-  row.expires_at_us = query.Int(15);
-  row.completed_at_us = query.Int(16);
-  row.redirect_url = query.Text(17);
-  row.cloned_from = query.Text(18);
+  row.record_uri = query.Text(10);
+  row.private_json = query.Text(11);
+  row.amount = query.Int(12);
+  row.currency = query.Text(13);
+  row.created_at_us = query.Int(14);
+  row.updated_at_us = query.Int(15);
+  row.expires_at_us = query.Int(16);
+  row.completed_at_us = query.Int(17);
+  row.redirect_url = query.Text(18);
+  row.cloned_from = query.Text(19);
   return row;
 }
 
@@ -70,6 +72,7 @@ void BindRecord(Query& query, const RecordRow& row) {
       .Bind(":status", row.status)
       .Bind(":cart_uri", row.cart_uri)
       .Bind(":subject", row.subject)
+      .Bind(":record_uri", row.record_uri)
       .Bind(":private_json", row.private_json)
       .Bind(":amount", row.amount)
       .Bind(":currency", row.currency)
@@ -129,6 +132,29 @@ std::optional<WorkflowRow> SelectWorkflow(Connection& connection, std::string_vi
   if (query.Step()) row = ReadWorkflow(query);
   *status = query.status();
   return row;
+}
+
+// Lists and sums: "" is both kinds of line, anything else the collection named.
+RecordSelection::Of LinesOf(const LineQuery& q) {
+  return q.collection.empty() ? RecordSelection::Of::kBothLines : RecordSelection::Of::kLines;
+}
+
+RecordSelection Selection(RecordSelection::Of of, const LineQuery& q) {
+  return {of, q.status.has_value(), q.subject.has_value(), q.record_uri.has_value()};
+}
+
+// Binds every parameter of the selection's SQL but :before and :limit. The query's strings
+// must outlive the Query (text is bound without copying).
+void BindSelection(Query& query, const RecordSelection& selection, const LineQuery& q) {
+  query.Bind(":did", q.did);
+  if (selection.of == RecordSelection::Of::kBothLines ||
+      (selection.of == RecordSelection::Of::kCarts && selection.by_subject)) {
+    query.Bind(":item", kItemCollection).Bind(":subscription", kSubscriptionCollection);
+  }
+  if (selection.of != RecordSelection::Of::kBothLines) query.Bind(":collection", q.collection);
+  if (q.status) query.Bind(":status", *q.status);
+  if (q.subject) query.Bind(":subject", *q.subject);
+  if (q.record_uri) query.Bind(":record_uri", *q.record_uri);
 }
 
 // The writer's view of the database during one job. Errors the job is expected to handle
@@ -356,12 +382,21 @@ class SqliteStore final : public Store {
   }
 
   Page<RecordRow> ListCarts(const CartQuery& q) override {
-    return List(true, q.did, kCartCollection, q.status, q.subject, q.limit, q.before_seq);
+    const LineQuery carts{.did = q.did,
+                          .collection = std::string(kCartCollection),
+                          .status = q.status,
+                          .subject = q.subject,
+                          .record_uri = std::nullopt,
+                          .limit = q.limit,
+                          .before_seq = q.before_seq};
+    return List(Selection(RecordSelection::Of::kCarts, carts), carts);
   }
 
   Page<RecordRow> ListLines(const LineQuery& q) override {
-    return List(false, q.did, q.collection, q.status, q.subject, q.limit, q.before_seq);
+    return List(Selection(LinesOf(q), q), q);
   }
+
+  std::vector<LineTotal> SumLines(const LineQuery& q) override;
 
   std::optional<WorkflowRow> GetWorkflow(std::string_view id) override {
     return WithReader<std::optional<WorkflowRow>>(readers_, [&](Connection& connection) {
@@ -441,10 +476,7 @@ class SqliteStore final : public Store {
 
   explicit SqliteStore(const StoreOptions& options) : max_batch_(options.max_batch) {}
 
-  Page<RecordRow> List(bool carts, std::string_view did, std::string_view collection,
-                       const std::optional<std::string>& status,
-                       const std::optional<std::string>& subject, int limit,
-                       std::optional<std::int64_t> before_seq);
+  Page<RecordRow> List(const RecordSelection& selection, const LineQuery& q);
 
   void WriterLoop();
   void RunBatch(std::vector<Pending>& batch);
@@ -471,22 +503,13 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> commit_ns_{0};
 };
 
-Page<RecordRow> SqliteStore::List(bool carts, std::string_view did, std::string_view collection,
-                                  const std::optional<std::string>& status,
-                                  const std::optional<std::string>& subject, int limit,
-                                  std::optional<std::int64_t> before_seq) {
-  const int page_size = std::clamp(limit, 1, kMaxPageSize);
+Page<RecordRow> SqliteStore::List(const RecordSelection& selection, const LineQuery& q) {
+  const int page_size = std::clamp(q.limit, 1, kMaxPageSize);
   return WithReader<Page<RecordRow>>(readers_, [&](Connection& connection) {
-    Query query(connection, sql::ListRecordsSql(carts, status.has_value(), subject.has_value()));
-    query.Bind(":did", did)
-        .Bind(":collection", collection)
-        .Bind(":before", before_seq.value_or(std::numeric_limits<std::int64_t>::max()))
+    Query query(connection, sql::ListRecordsSql(selection));
+    BindSelection(query, selection, q);
+    query.Bind(":before", q.before_seq.value_or(std::numeric_limits<std::int64_t>::max()))
         .Bind(":limit", std::int64_t{page_size});
-    if (status) query.Bind(":status", *status);
-    if (subject) query.Bind(":subject", *subject);
-    if (subject && carts) {
-      query.Bind(":item", kItemCollection).Bind(":subscription", kSubscriptionCollection);
-    }
     Page<RecordRow> page;
     while (query.Step()) page.rows.push_back(ReadRecord(query));
     if (!query.status().ok()) return Page<RecordRow>();
@@ -494,6 +517,19 @@ Page<RecordRow> SqliteStore::List(bool carts, std::string_view did, std::string_
     if (static_cast<int>(page.rows.size()) == page_size)
       page.next_before_seq = page.rows.back().seq;
     return page;
+  });
+}
+
+std::vector<LineTotal> SqliteStore::SumLines(const LineQuery& q) {
+  return WithReader<std::vector<LineTotal>>(readers_, [&](Connection& connection) {
+    const RecordSelection selection = Selection(LinesOf(q), q);
+    Query query(connection, sql::SumLinesSql(selection));
+    BindSelection(query, selection, q);
+    std::vector<LineTotal> totals;
+    while (query.Step()) totals.push_back({query.Text(0), query.Int(1), query.Int(2)});
+    // SUM fails rather than wrap on overflow: then no totals, like any failed read.
+    if (!query.status().ok()) return std::vector<LineTotal>();
+    return totals;
   });
 }
 

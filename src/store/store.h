@@ -59,6 +59,7 @@ struct RecordRow {
 
   std::string cart_uri;      // items/subscriptions: the cart that lists this line ("" if none)
   std::string subject;       // items/subscriptions: recipient DID, also when private
+  std::string record_uri;    // items: the record tipped ("" if none), also when private
   std::string private_json;  // server-only fields (e.g. a private item's subject/recordUri)
   std::int64_t amount = 0;   // items/subscriptions: minor units; carts: total
   std::string currency;
@@ -97,12 +98,21 @@ struct CartQuery {
 };
 
 struct LineQuery {
-  std::string did;         // required: the owner
-  std::string collection;  // kItemCollection or kSubscriptionCollection
+  std::string did;  // required: the owner
+  // kItemCollection, kSubscriptionCollection, or "" for both (one list, newest first).
+  std::string collection;
   std::optional<std::string> status;
   std::optional<std::string> subject;
-  int limit = 20;
-  std::optional<std::int64_t> before_seq;
+  std::optional<std::string> record_uri;  // items tipping this record
+  int limit = 20;  // ListLines only
+  std::optional<std::int64_t> before_seq;  // ListLines only
+};
+
+// The lines a LineQuery matches, summed per currency.
+struct LineTotal {
+  std::string currency;
+  std::int64_t amount = 0;
+  std::int64_t count = 0;
 };
 
 template <class T>
@@ -165,6 +175,9 @@ class Store {
   virtual std::vector<RecordRow> GetRecords(const std::vector<std::string>& uris) = 0;
   virtual Page<RecordRow> ListCarts(const CartQuery& query) = 0;
   virtual Page<RecordRow> ListLines(const LineQuery& query) = 0;
+  // Every line the query matches (limit and cursor ignored), one total per currency, sorted by
+  // currency.
+  virtual std::vector<LineTotal> SumLines(const LineQuery& query) = 0;
   virtual std::optional<WorkflowRow> GetWorkflow(std::string_view id) = 0;
 
   // Writes: queue a job for the next group commit. Thread-safe; never blocks on I/O.

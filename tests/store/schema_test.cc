@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/sql.h"
@@ -101,59 +102,125 @@ TEST(StoreMigrationTest, ShippedStepsAreNumberedFromOne) {
 
 // --- Query plans ------------------------------------------------------------------------------
 
-std::string Joined(const std::vector<std::string>& lines) {
+struct PlanLine {
+  int parent;  // 0 at the top
+  std::string detail;
+};
+
+std::string Joined(const std::vector<PlanLine>& plan) {
   std::string text;
-  for (const auto& line : lines) text += line + "\n";
+  for (const auto& line : plan) text += line.detail + "\n";
   return text;
 }
 
-// EXPLAIN QUERY PLAN's detail lines for the SQL, parameters unbound.
-std::vector<std::string> ExplainQueryPlan(sqlite3* db, const std::string& sql) {
-  std::vector<std::string> details;
+// EXPLAIN QUERY PLAN's lines for the SQL, parameters unbound.
+std::vector<PlanLine> ExplainQueryPlan(sqlite3* db, const std::string& sql) {
+  std::vector<PlanLine> plan;
   sqlite3_stmt* stmt = nullptr;
   std::string explain = "EXPLAIN QUERY PLAN " + sql;
   EXPECT_EQ(sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr), SQLITE_OK)
       << sqlite3_errmsg(db);
   while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
-    details.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)));
+    plan.push_back(
+        {sqlite3_column_int(stmt, 1), reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3))});
   }
   sqlite3_finalize(stmt);
-  return details;
+  return plan;
 }
 
-// The plan uses `index` and never scans a table or sorts.
-void ExpectIndexedPlan(RawDb& raw, const std::string& sql, const std::string& index) {
-  auto plan = ExplainQueryPlan(raw.db(), sql);
-  std::string text = Joined(plan);
-  SCOPED_TRACE(sql + "\n" + text);
-  ASSERT_FALSE(plan.empty());
-  bool uses_index = text.find("USING INDEX " + index + " ") != std::string::npos ||
-                    text.find("USING COVERING INDEX " + index + " ") != std::string::npos;
-  EXPECT_TRUE(uses_index) << "expected index " << index;
-  for (const std::string& line : plan) {
-    EXPECT_NE(line.rfind("SCAN ", 0), 0u) << "full scan: " << line;
-    EXPECT_EQ(line.find("TEMP B-TREE"), std::string::npos) << "sorts: " << line;
+// How many of the plan's lines read `index`; a name ending in '*' stands for any index whose
+// name starts with the rest.
+int IndexUses(const std::vector<PlanLine>& plan, std::string index) {
+  const bool any_suffix = !index.empty() && index.back() == '*';
+  if (any_suffix) {
+    index.pop_back();
+  } else {
+    index += " ";
   }
+  int uses = 0;
+  for (const PlanLine& line : plan) {
+    if (line.detail.find("USING INDEX " + index) != std::string::npos ||
+        line.detail.find("USING COVERING INDEX " + index) != std::string::npos) {
+      ++uses;
+    }
+  }
+  return uses;
+}
+
+// The plan uses `index` and never scans a table. It sorts nothing, unless `top_level_sort`
+// names the one sort allowed, at the top: of rows already found and counted (a page from each
+// branch, or a group per currency).
+void ExpectIndexedPlan(RawDb& raw, const std::string& sql, const std::string& index,
+                       std::string_view top_level_sort = {}) {
+  auto plan = ExplainQueryPlan(raw.db(), sql);
+  SCOPED_TRACE(sql + "\n" + Joined(plan));
+  ASSERT_FALSE(plan.empty());
+  EXPECT_GT(IndexUses(plan, index), 0) << "expected index " << index;
+  for (const PlanLine& line : plan) {
+    // A branch's page (a subquery) or the two pages together may be scanned: they hold at most
+    // 2 x limit rows.
+    const bool scans_table = line.detail.rfind("SCAN ", 0) == 0 &&
+                             line.detail.rfind("SCAN (subquery-", 0) != 0 &&
+                             line.detail != "SCAN both_pages";
+    EXPECT_FALSE(scans_table) << "full scan: " << line.detail;
+    if (line.detail.find("TEMP B-TREE") == std::string::npos) continue;
+    EXPECT_TRUE(line.parent == 0 && line.detail == top_level_sort) << "sorts: " << line.detail;
+  }
+}
+
+// Items and subscriptions together: each branch reads its page off `index` in seq order, and
+// only the two pages are sorted.
+void ExpectIndexPerBranch(RawDb& raw, const std::string& sql, const std::string& index) {
+  ExpectIndexedPlan(raw, sql, index, "USE TEMP B-TREE FOR ORDER BY");
+  auto plan = ExplainQueryPlan(raw.db(), sql);
+  EXPECT_EQ(IndexUses(plan, index), 2) << sql << "\n" << Joined(plan);
 }
 
 TEST_F(StoreTest, QueriesUseTheirIndexes) {
+  using Of = sql::RecordSelection::Of;
+  auto list = [](Of of, bool by_status, bool by_subject, bool by_record_uri = false) {
+    return sql::ListRecordsSql({of, by_status, by_subject, by_record_uri});
+  };
+  auto sum = [](Of of, bool by_status, bool by_subject, bool by_record_uri) {
+    return sql::SumLinesSql({of, by_status, by_subject, by_record_uri});
+  };
   RawDb raw(db_path());
   // Carts.
-  ExpectIndexedPlan(raw, sql::ListRecordsSql(true, false, false), "records_by_owner");
-  ExpectIndexedPlan(raw, sql::ListRecordsSql(true, true, false), "records_by_owner_status");
-  ExpectIndexedPlan(raw, sql::ListRecordsSql(true, false, true), "records_by_owner_subject");
-  ExpectIndexedPlan(raw, sql::ListRecordsSql(true, false, true), "records_by_owner");
-  ExpectIndexedPlan(raw, sql::ListRecordsSql(true, true, true), "records_by_owner_status");
-  ExpectIndexedPlan(raw, sql::ListRecordsSql(true, true, true), "records_by_owner_subject");
+  ExpectIndexedPlan(raw, list(Of::kCarts, false, false), "records_by_owner");
+  ExpectIndexedPlan(raw, list(Of::kCarts, true, false), "records_by_owner_status");
+  ExpectIndexedPlan(raw, list(Of::kCarts, false, true), "records_by_owner_subject");
+  ExpectIndexedPlan(raw, list(Of::kCarts, false, true), "records_by_owner");
+  ExpectIndexedPlan(raw, list(Of::kCarts, true, true), "records_by_owner_status");
+  ExpectIndexedPlan(raw, list(Of::kCarts, true, true), "records_by_owner_subject");
   // Items and subscriptions.
-  ExpectIndexedPlan(raw, sql::ListRecordsSql(false, false, false), "records_by_owner");
-  ExpectIndexedPlan(raw, sql::ListRecordsSql(false, true, false), "records_by_owner_status");
-  ExpectIndexedPlan(raw, sql::ListRecordsSql(false, false, true), "records_by_owner_subject");
+  ExpectIndexedPlan(raw, list(Of::kLines, false, false), "records_by_owner");
+  ExpectIndexedPlan(raw, list(Of::kLines, true, false), "records_by_owner_status");
+  ExpectIndexedPlan(raw, list(Of::kLines, false, true), "records_by_owner_subject");
   // Status and subject both: either index narrows it; neither needs a sort.
-  {
-    auto plan = Joined(ExplainQueryPlan(raw.db(), sql::ListRecordsSql(false, true, true)));
-    EXPECT_NE(plan.find("USING INDEX records_by_owner_s"), std::string::npos) << plan;
-    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  ExpectIndexedPlan(raw, list(Of::kLines, true, true), "records_by_owner_s*");
+  // Both collections: an index per branch, and the same one as for a single collection.
+  ExpectIndexPerBranch(raw, list(Of::kBothLines, false, false), "records_by_owner");
+  ExpectIndexPerBranch(raw, list(Of::kBothLines, true, false), "records_by_owner_status");
+  ExpectIndexPerBranch(raw, list(Of::kBothLines, false, true), "records_by_owner_subject");
+  ExpectIndexPerBranch(raw, list(Of::kBothLines, true, true), "records_by_owner_s*");
+  // By the record tipped: its partial index, whatever else filters.
+  for (int filters = 0; filters < 4; ++filters) {
+    const bool by_status = (filters & 2) != 0;
+    const bool by_subject = (filters & 1) != 0;
+    ExpectIndexedPlan(raw, list(Of::kLines, by_status, by_subject, true),
+                      "records_by_tipped_record");
+    ExpectIndexPerBranch(raw, list(Of::kBothLines, by_status, by_subject, true),
+                         "records_by_tipped_record");
+  }
+  // Sums read every line that matches (one lookup per collection), grouped per currency.
+  constexpr std::string_view kGroups = "USE TEMP B-TREE FOR GROUP BY";
+  for (Of of : {Of::kLines, Of::kBothLines}) {
+    SCOPED_TRACE(of == Of::kLines ? "one collection" : "both collections");
+    ExpectIndexedPlan(raw, sum(of, false, false, false), "records_by_owner*", kGroups);
+    ExpectIndexedPlan(raw, sum(of, true, false, false), "records_by_owner_status", kGroups);
+    ExpectIndexedPlan(raw, sum(of, false, true, false), "records_by_owner_subject", kGroups);
+    ExpectIndexedPlan(raw, sum(of, false, false, true), "records_by_tipped_record", kGroups);
+    ExpectIndexedPlan(raw, sum(of, true, true, true), "records_by_tipped_record", kGroups);
   }
   // Point lookups and sweeps.
   ExpectIndexedPlan(raw, sql::kGetRecord, "sqlite_autoindex_records_1");

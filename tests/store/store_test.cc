@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "store/schema.h"
+#include "store/sqlite.h"
 #include "store_test_util.h"
 
 namespace atipay::store {
@@ -50,6 +51,7 @@ void ExpectSameRecord(const RecordRow& got, const RecordRow& want) {
   EXPECT_EQ(got.status, want.status);
   EXPECT_EQ(got.cart_uri, want.cart_uri);
   EXPECT_EQ(got.subject, want.subject);
+  EXPECT_EQ(got.record_uri, want.record_uri);
   EXPECT_EQ(got.private_json, want.private_json);
   EXPECT_EQ(got.amount, want.amount);
   EXPECT_EQ(got.currency, want.currency);
@@ -79,6 +81,40 @@ std::vector<std::string> Rkeys(const std::vector<RecordRow>& rows) {
   std::vector<std::string> rkeys;
   for (const RecordRow& row : rows) rkeys.push_back(row.rkey);
   return rkeys;
+}
+
+// Totals as "<currency> <amount> x<count>", in the order given.
+std::vector<std::string> Totals(const std::vector<LineTotal>& totals) {
+  std::vector<std::string> texts;
+  for (const LineTotal& total : totals) {
+    texts.push_back(total.currency + " " + std::to_string(total.amount) + " x" +
+                    std::to_string(total.count));
+  }
+  return texts;
+}
+
+// Records of a database at an older schema `version` (1 or 2, before the record_uri column):
+// the schema made by this build's own first steps, and the rows of the database at `from` as
+// that version would have written them.
+void CopyIntoOldDatabase(const std::string& from, const std::string& to, int version) {
+  {
+    Status status;
+    auto connection =
+        sqlite::Connection::Open(to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1000, &status);
+    ASSERT_NE(connection, nullptr) << status.message;
+    status =
+        schema::Migrate(*connection, schema::Migrations().first(static_cast<std::size_t>(version)));
+    ASSERT_TRUE(status.ok()) << status.message;
+  }
+  constexpr char kColumnsBeforeVersion3[] =
+      "seq, uri, did, collection, rkey, record_json, cid, status, cart_uri, subject, "
+      "private_json, amount, currency, created_at_us, updated_at_us, expires_at_us, "
+      "completed_at_us, redirect_url, cloned_from";
+  RawDb raw(to);
+  raw.Exec("ATTACH DATABASE '" + from + "' AS current");
+  raw.Exec(std::string("INSERT INTO records (") + kColumnsBeforeVersion3 + ") SELECT " +
+           kColumnsBeforeVersion3 + " FROM current.records");
+  raw.Exec("DETACH DATABASE current");
 }
 
 // The schema as SQLite keeps it: every CREATE statement, in order.
@@ -127,32 +163,85 @@ TEST_F(StoreTest, ReopenKeepsDataAndDoesNotMigrateAgain) {
   EXPECT_GT(later.seq, item.seq);
 }
 
+// Opens databases written by older builds.
+class StoreUpgradeTest : public StoreTest {
+ protected:
+  // Closes the store, copies its records into a new database at schema `version` and opens
+  // that (the store migrates it); the new database's path.
+  std::string ReopenAsVersion(int version) {
+    store->Close();
+    StoreOptions options = Options();
+    options.path = dir.File("version" + std::to_string(version) + ".db");
+    CopyIntoOldDatabase(db_path(), options.path, version);
+    store = Open(options);
+    if (store) {
+      EXPECT_EQ(RawDb(options.path).Int("PRAGMA user_version"), schema::LatestVersion());
+    }
+    return options.path;
+  }
+};
+
 // A database written by a version-1 build (before the partial expiry index, with
 // records_by_cart) is upgraded in place on open, and its open carts still expire.
-TEST_F(StoreTest, VersionOneDatabaseIsUpgradedAndItsOpenCartsStillExpire) {
+TEST_F(StoreUpgradeTest, VersionOneDatabaseIsUpgradedAndItsOpenCartsStillExpire) {
   RecordRow cart = MakeCart(kAlice, "old");
   cart.status = "open";
   cart.expires_at_us = 1'000;
   InsertAll(*store, {&cart});
-  store->Close();
-  {
-    RawDb raw(db_path());  // what version 1 left: its expiry index, user_version 1
-    raw.Exec("DROP INDEX records_open_carts_by_expiry");
-    raw.Exec("CREATE INDEX records_by_expiry ON records (collection, status, expires_at_us)");
-    raw.Exec("CREATE INDEX records_by_cart ON records (cart_uri, subject)");
-    raw.Exec("PRAGMA user_version = 1");
-  }
-  store = Open();
+  const std::string path = ReopenAsVersion(1);
   ASSERT_NE(store, nullptr);
-  RawDb raw(db_path());
-  EXPECT_EQ(raw.Int("PRAGMA user_version"), schema::LatestVersion());
-  EXPECT_EQ(raw.Column("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
-                       "'records' ORDER BY name"),
-            (std::vector<std::string>{"records_by_owner", "records_by_owner_status",
-                                      "records_by_owner_subject", "records_open_carts_by_expiry",
-                                      "sqlite_autoindex_records_1"}));
+  RawDb raw(path);
+  EXPECT_EQ(
+      raw.Column("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                 "'records' ORDER BY name"),
+      (std::vector<std::string>{"records_by_owner", "records_by_owner_status",
+                                "records_by_owner_subject", "records_by_tipped_record",
+                                "records_open_carts_by_expiry", "sqlite_autoindex_records_1"}));
+  ExpectSameRecord(*store->GetRecord(cart.uri), cart);
   EXPECT_EQ(ExpireOpenCarts(*store, 2'000), 1);
   EXPECT_EQ(store->GetRecord(cart.uri)->status, "expired");
+}
+
+// Version 2 had no record_uri column: opening adds it, fills it in from each item's JSON
+// (record_json, or private_json for a private item) and indexes the items that tip a record.
+TEST_F(StoreUpgradeTest, VersionTwoItemsGetTheRecordTheyTipFromTheirJson) {
+  const std::string post1 = "at://did:plc:bob/app.bsky.feed.post/p1";
+  const std::string post2 = "at://did:plc:bob/app.bsky.feed.post/p2";
+  RecordRow public_tip = MakeLine(kAlice, kItemCollection, "public", "", kBob);
+  public_tip.record_json =
+      R"({"$type":"com.atiproto.item","subject":"did:plc:bob","recordUri":")" + post1 + R"("})";
+  public_tip.private_json = "";  // not JSON
+  RecordRow private_tip = MakeLine(kAlice, kItemCollection, "private", "", kBob);
+  private_tip.record_json = R"({"$type":"com.atiproto.item","amount":1234})";
+  private_tip.private_json = R"({"subject":"did:plc:bob","recordUri":")" + post2 + R"("})";
+  RecordRow public_plain = MakeLine(kAlice, kItemCollection, "public-plain", "", kBob);
+  public_plain.private_json = "";
+  RecordRow private_plain = MakeLine(kAlice, kItemCollection, "private-plain", "", kBob);
+  private_plain.private_json = R"({"subject":"did:plc:bob"})";
+  RecordRow subscription = MakeLine(kAlice, kSubscriptionCollection, "sub", "", kBob);
+  subscription.private_json = "";
+  InsertAll(*store, {&public_tip, &private_tip, &public_plain, &private_plain, &subscription});
+  const std::string path = ReopenAsVersion(2);
+  ASSERT_NE(store, nullptr);
+  RawDb raw(path);
+  public_tip.record_uri = post1;
+  private_tip.record_uri = post2;
+  for (const RecordRow* row :
+       {&public_tip, &private_tip, &public_plain, &private_plain, &subscription}) {
+    SCOPED_TRACE(row->rkey);
+    auto got = store->GetRecord(row->uri);
+    ASSERT_TRUE(got.has_value());
+    ExpectSameRecord(*got, *row);
+  }
+  // Only the two tips entered the partial index, and the queries find them through it.
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM records INDEXED BY records_by_tipped_record "
+                    "WHERE record_uri <> ''"),
+            2);
+  LineQuery query;
+  query.did = kAlice;
+  query.record_uri = post2;
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), std::vector<std::string>{"private"});
+  EXPECT_EQ(Totals(store->SumLines(query)), std::vector<std::string>{"usd 1234 x1"});
 }
 
 TEST_F(StoreTest, NewerSchemaIsRefused) {
@@ -220,6 +309,7 @@ TEST_F(StoreTest, RecordColumnsRoundTrip) {
   item.completed_at_us = 1'700'000'000'000'009;
   item.cloned_from = "at://did:plc:alice/com.atiproto.cart/old";
   item.record_json = R"({"$type":"com.atiproto.item","note":"caf\u00e9 ☕ \"quoted\""})";
+  item.record_uri = "at://did:plc:bob/app.bsky.feed.post/3k2a";
   item.amount = -42;  // whatever the caller stores comes back
   InsertAll(*store, {&item});
   EXPECT_GT(item.seq, 0);
@@ -253,6 +343,7 @@ TEST_F(StoreTest, UpdateReplacesEveryColumnButSeq) {
   changed.status = "paid";
   changed.cart_uri = "at://x/y/z";
   changed.subject = kBob;
+  changed.record_uri = "at://did:plc:bob/app.bsky.feed.post/3k2a";
   changed.private_json = "{}";
   changed.amount = 999;
   changed.currency = "eur";
@@ -498,11 +589,15 @@ TEST_F(StoreTest, ListLinesByCollectionWithFilters) {
   ExpectSameRecord(page.rows[0], s1);
 }
 
+Page<RecordRow> ListPage(Store& store, const CartQuery& query) { return store.ListCarts(query); }
+Page<RecordRow> ListPage(Store& store, const LineQuery& query) { return store.ListLines(query); }
+
 // Follows next_before_seq to the end; every row once, newest first throughout.
-std::vector<std::int64_t> WalkCarts(Store& store, CartQuery query, std::vector<size_t>* sizes) {
+template <class Query>
+std::vector<std::int64_t> Walk(Store& store, Query query, std::vector<size_t>* sizes) {
   std::vector<std::int64_t> seqs;
   for (int pages = 0; pages < 1000; ++pages) {
-    auto page = store.ListCarts(query);
+    auto page = ListPage(store, query);
     sizes->push_back(page.rows.size());
     for (const RecordRow& row : page.rows) seqs.push_back(row.seq);
     if (!page.next_before_seq) break;
@@ -527,7 +622,7 @@ TEST_F(StoreTest, CursorPagingVisitsEveryRowOnce) {
   query.did = kAlice;
   query.limit = 10;
   std::vector<size_t> sizes;
-  auto seqs = WalkCarts(*store, query, &sizes);
+  auto seqs = Walk(*store, query, &sizes);
   EXPECT_EQ(sizes, (std::vector<size_t>{10, 10, 10, 10, 10, 3}));
   std::vector<std::int64_t> want;
   for (auto it = carts.rbegin(); it != carts.rend(); ++it) want.push_back(it->seq);
@@ -537,7 +632,7 @@ TEST_F(StoreTest, CursorPagingVisitsEveryRowOnce) {
   query.status = "open";
   query.limit = 9;
   sizes.clear();
-  seqs = WalkCarts(*store, query, &sizes);
+  seqs = Walk(*store, query, &sizes);
   EXPECT_EQ(sizes, (std::vector<size_t>{9, 9, 9, 0}));
   EXPECT_EQ(std::set<std::int64_t>(seqs.begin(), seqs.end()).size(), 27u);
   EXPECT_TRUE(std::is_sorted(seqs.rbegin(), seqs.rend()));
@@ -552,6 +647,267 @@ TEST_F(StoreTest, CursorPagingVisitsEveryRowOnce) {
   first.before_seq = page1.next_before_seq;
   auto page2 = store->ListCarts(first);
   EXPECT_EQ(page2.rows.front().seq, carts[47].seq);
+}
+
+TEST_F(StoreTest, ListLinesOfBothCollectionsNewestFirstWithFilters) {
+  RecordRow cart = MakeCart(kAlice, "c1");  // not a line
+  RecordRow i1 = MakeLine(kAlice, kItemCollection, "i1", cart.uri, kBob);
+  RecordRow s1 = MakeLine(kAlice, kSubscriptionCollection, "s1", cart.uri, kBob);
+  RecordRow i2 = MakeLine(kAlice, kItemCollection, "i2", cart.uri, kCarol);
+  i2.status = "paid";
+  RecordRow s2 = MakeLine(kAlice, kSubscriptionCollection, "s2", "", kCarol);
+  s2.status = "paid";
+  RecordRow bobs = MakeLine(kBob, kSubscriptionCollection, "b1", "", kAlice);
+  RecordRow s3 = MakeLine(kAlice, kSubscriptionCollection, "s3", "", kBob);
+  s3.status = "paid";
+  RecordRow i3 = MakeLine(kAlice, kItemCollection, "i3", "", kBob);
+  InsertAll(*store, {&cart, &i1, &s1, &i2, &s2, &bobs, &s3, &i3});
+
+  LineQuery query;
+  query.did = kAlice;
+  query.collection = "";
+  auto page = store->ListLines(query);
+  EXPECT_EQ(Rkeys(page.rows), (std::vector<std::string>{"i3", "s3", "s2", "i2", "s1", "i1"}));
+  EXPECT_FALSE(page.next_before_seq.has_value());
+  ExpectSameRecord(page.rows[0], i3);
+  ExpectSameRecord(page.rows[1], s3);
+
+  query.status = "paid";
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), (std::vector<std::string>{"s3", "s2", "i2"}));
+  query.subject = kBob;
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), std::vector<std::string>{"s3"});
+  query.status = "open";
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), (std::vector<std::string>{"i3", "s1", "i1"}));
+  query.status.reset();
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows),
+            (std::vector<std::string>{"i3", "s3", "s1", "i1"}));
+
+  LineQuery bob;
+  bob.did = kBob;
+  EXPECT_EQ(Rkeys(store->ListLines(bob).rows), std::vector<std::string>{"b1"});
+}
+
+// A private item's record is not in its record_json, but the row has it all the same.
+TEST_F(StoreTest, ListLinesByTippedRecord) {
+  const std::string post1 = "at://did:plc:bob/app.bsky.feed.post/p1";
+  const std::string post2 = "at://did:plc:bob/app.bsky.feed.post/p2";
+  auto tip = [](const std::string& rkey, const std::string& subject, const std::string& record) {
+    RecordRow row = MakeLine(kAlice, kItemCollection, rkey, "", subject);
+    row.record_uri = record;
+    return row;
+  };
+  RecordRow public_tip = tip("i1", kBob, post1);
+  public_tip.record_json =
+      R"({"$type":"com.atiproto.item","subject":"did:plc:bob","recordUri":")" + post1 + R"("})";
+  RecordRow private_tip = tip("i2", kBob, post1);
+  private_tip.record_json = R"({"$type":"com.atiproto.item"})";
+  private_tip.private_json = R"({"subject":"did:plc:bob","recordUri":")" + post1 + R"("})";
+  RecordRow paid_tip = tip("i3", kBob, post1);
+  paid_tip.status = "paid";
+  RecordRow carols_tip = tip("i4", kCarol, post1);
+  RecordRow other_post = tip("i5", kBob, post2);
+  RecordRow no_record = tip("i6", kBob, "");
+  RecordRow subscription = MakeLine(kAlice, kSubscriptionCollection, "s1", "", kBob);
+  RecordRow bobs_tip = MakeLine(kBob, kItemCollection, "b1", "", kCarol);
+  bobs_tip.record_uri = post1;
+  InsertAll(*store, {&public_tip, &private_tip, &paid_tip, &carols_tip, &other_post, &no_record,
+                     &subscription, &bobs_tip});
+
+  LineQuery query;
+  query.did = kAlice;
+  query.collection = std::string(kItemCollection);
+  query.record_uri = post1;
+  auto page = store->ListLines(query);
+  EXPECT_EQ(Rkeys(page.rows), (std::vector<std::string>{"i4", "i3", "i2", "i1"}));
+  ASSERT_EQ(page.rows.size(), 4u);
+  ExpectSameRecord(page.rows[2], private_tip);
+  query.status = "open";
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), (std::vector<std::string>{"i4", "i2", "i1"}));
+  query.subject = kBob;
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), (std::vector<std::string>{"i2", "i1"}));
+  query.status.reset();
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), (std::vector<std::string>{"i3", "i2", "i1"}));
+  query.subject.reset();
+
+  // Page by page too.
+  query.limit = 1;
+  std::vector<size_t> sizes;
+  auto seqs = Walk(*store, query, &sizes);
+  EXPECT_EQ(sizes, (std::vector<size_t>{1, 1, 1, 1, 0}));
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{carols_tip.seq, paid_tip.seq, private_tip.seq,
+                                             public_tip.seq}));
+  query.limit = 20;
+
+  // Both collections: subscriptions tip no record.
+  query.collection = "";
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows),
+            (std::vector<std::string>{"i4", "i3", "i2", "i1"}));
+  query.collection = std::string(kSubscriptionCollection);
+  EXPECT_TRUE(store->ListLines(query).rows.empty());
+
+  query.collection = std::string(kItemCollection);
+  query.record_uri = post2;
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), std::vector<std::string>{"i5"});
+  // No record is called "": items that tip none are not found by it.
+  query.record_uri = "";
+  EXPECT_TRUE(store->ListLines(query).rows.empty());
+  query.record_uri = "at://did:plc:bob/app.bsky.feed.post/none";
+  EXPECT_TRUE(store->ListLines(query).rows.empty());
+}
+
+// Insert, update and both reads carry record_uri, and an update moves the line from one
+// record's list to the other's (in and out of the partial index).
+TEST_F(StoreTest, RecordUriFollowsInsertAndUpdate) {
+  const std::string post1 = "at://did:plc:bob/app.bsky.feed.post/p1";
+  const std::string post2 = "at://did:plc:bob/app.bsky.feed.post/p2";
+  RecordRow item = MakeLine(kAlice, kItemCollection, "i1", "", kBob);
+  item.record_uri = post1;
+  InsertAll(*store, {&item});
+  auto tipping = [&](const std::string& record) {
+    LineQuery query;
+    query.did = kAlice;
+    query.collection = std::string(kItemCollection);
+    query.record_uri = record;
+    return Rkeys(store->ListLines(query).rows);
+  };
+  EXPECT_EQ(store->GetRecord(item.uri)->record_uri, post1);
+  EXPECT_EQ(tipping(post1), std::vector<std::string>{"i1"});
+
+  std::optional<RecordRow> in_txn;
+  item.record_uri = post2;
+  Status status = store->WriteSync([&](WriteTxn& txn) {
+    Status updated = txn.UpdateRecord(item);
+    in_txn = txn.GetRecord(item.uri);
+    return updated;
+  });
+  ASSERT_TRUE(status.ok()) << status.message;
+  ASSERT_TRUE(in_txn.has_value());
+  EXPECT_EQ(in_txn->record_uri, post2);
+  EXPECT_EQ(store->GetRecord(item.uri)->record_uri, post2);
+  EXPECT_TRUE(tipping(post1).empty());
+  EXPECT_EQ(tipping(post2), std::vector<std::string>{"i1"});
+
+  item.record_uri = "";
+  status = store->WriteSync([&](WriteTxn& txn) { return txn.UpdateRecord(item); });
+  ASSERT_TRUE(status.ok()) << status.message;
+  ExpectSameRecord(*store->GetRecord(item.uri), item);
+  EXPECT_TRUE(tipping(post2).empty());
+}
+
+TEST_F(StoreTest, SumLinesPerCurrencyWithFilters) {
+  const std::string post = "at://did:plc:bob/app.bsky.feed.post/p1";
+  auto line = [](std::string_view collection, const std::string& rkey, const std::string& subject,
+                 std::int64_t amount, const std::string& currency, const std::string& status) {
+    RecordRow row = MakeLine(kAlice, collection, rkey, "", subject);
+    row.amount = amount;
+    row.currency = currency;
+    row.status = status;
+    return row;
+  };
+  RecordRow i1 = line(kItemCollection, "i1", kBob, 100, "usd", "open");
+  i1.record_uri = post;
+  RecordRow i2 = line(kItemCollection, "i2", kBob, 250, "usd", "paid");
+  RecordRow i3 = line(kItemCollection, "i3", kCarol, 70, "eur", "open");
+  i3.record_uri = post;
+  RecordRow s1 = line(kSubscriptionCollection, "s1", kBob, 500, "usd", "open");
+  RecordRow s2 = line(kSubscriptionCollection, "s2", kCarol, 300, "eur", "paid");
+  RecordRow s3 = line(kSubscriptionCollection, "s3", kBob, 1000, "gbp", "open");
+  RecordRow cart = MakeCart(kAlice, "c1");  // a cart's amount is its total, not a line
+  cart.amount = 99'999;
+  RecordRow bobs = MakeLine(kBob, kItemCollection, "b1", "", kAlice);
+  bobs.amount = 5;
+  InsertAll(*store, {&i1, &cart, &i2, &s1, &i3, &bobs, &s2, &s3});
+
+  LineQuery query;
+  query.did = kAlice;
+  query.collection = std::string(kItemCollection);
+  EXPECT_EQ(Totals(store->SumLines(query)), (std::vector<std::string>{"eur 70 x1", "usd 350 x2"}));
+  query.collection = std::string(kSubscriptionCollection);
+  EXPECT_EQ(Totals(store->SumLines(query)),
+            (std::vector<std::string>{"eur 300 x1", "gbp 1000 x1", "usd 500 x1"}));
+  query.collection = "";
+  const std::vector<std::string> everything{"eur 370 x2", "gbp 1000 x1", "usd 850 x3"};
+  EXPECT_EQ(Totals(store->SumLines(query)), everything);
+  // The page size and cursor are for lists only.
+  query.limit = 1;
+  query.before_seq = i1.seq;
+  EXPECT_EQ(Totals(store->SumLines(query)), everything);
+
+  query.status = "open";
+  EXPECT_EQ(Totals(store->SumLines(query)),
+            (std::vector<std::string>{"eur 70 x1", "gbp 1000 x1", "usd 600 x2"}));
+  query.status.reset();
+  query.subject = kBob;
+  EXPECT_EQ(Totals(store->SumLines(query)),
+            (std::vector<std::string>{"gbp 1000 x1", "usd 850 x3"}));
+  query.subject.reset();
+  query.record_uri = post;
+  EXPECT_EQ(Totals(store->SumLines(query)), (std::vector<std::string>{"eur 70 x1", "usd 100 x1"}));
+  query.collection = std::string(kItemCollection);
+  query.status = "open";
+  query.subject = kCarol;
+  EXPECT_EQ(Totals(store->SumLines(query)), std::vector<std::string>{"eur 70 x1"});
+  query.status = "refunded";
+  EXPECT_TRUE(store->SumLines(query).empty());
+
+  LineQuery nobody;
+  nobody.did = "did:plc:nobody";
+  EXPECT_TRUE(store->SumLines(nobody).empty());
+}
+
+// Runs of items, runs of subscriptions and the two alternating: pages cut across them all.
+TEST_F(StoreTest, CursorPagingAcrossItemsAndSubscriptions) {
+  std::vector<RecordRow> lines;
+  auto add = [&](std::string_view collection, int count) {
+    for (int i = 0; i < count; ++i) {
+      const int n = static_cast<int>(lines.size());
+      lines.push_back(MakeLine(kAlice, collection, "l" + std::to_string(n), "", kBob));
+      lines.back().status = n % 3 == 0 ? "paid" : "open";
+    }
+  };
+  add(kItemCollection, 12);
+  add(kSubscriptionCollection, 9);
+  for (int i = 0; i < 5; ++i) {
+    add(kItemCollection, 1);
+    add(kSubscriptionCollection, 1);
+  }
+  add(kItemCollection, 9);
+  RecordRow cart = MakeCart(kAlice, "c");
+  RecordRow bobs = MakeLine(kBob, kItemCollection, "b", "", kAlice);
+  std::vector<RecordRow*> pointers{&cart, &bobs};
+  for (RecordRow& row : lines) pointers.push_back(&row);
+  InsertAll(*store, pointers);
+
+  // The lines matching, newest first.
+  auto want = [&](const std::optional<std::string>& status) {
+    std::vector<std::int64_t> seqs;
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+      if (!status || it->status == *status) seqs.push_back(it->seq);
+    }
+    return seqs;
+  };
+  LineQuery query;
+  query.did = kAlice;
+  query.collection = "";
+  query.limit = 5;
+  std::vector<size_t> sizes;
+  EXPECT_EQ(Walk(*store, query, &sizes), want(std::nullopt));
+  EXPECT_EQ(sizes, (std::vector<size_t>{5, 5, 5, 5, 5, 5, 5, 5, 0}));
+
+  query.limit = 7;
+  sizes.clear();
+  EXPECT_EQ(Walk(*store, query, &sizes), want(std::nullopt));
+  EXPECT_EQ(sizes, (std::vector<size_t>{7, 7, 7, 7, 7, 5}));
+
+  // 14 paid lines in pages of 4.
+  query.status = "paid";
+  query.limit = 4;
+  sizes.clear();
+  EXPECT_EQ(Walk(*store, query, &sizes), want("paid"));
+  EXPECT_EQ(sizes, (std::vector<size_t>{4, 4, 4, 2}));
+  query.status = "open";
+  sizes.clear();
+  EXPECT_EQ(Walk(*store, query, &sizes), want("open"));
 }
 
 TEST_F(StoreTest, LimitIsClampedToOneThroughHundred) {
