@@ -16,6 +16,15 @@ namespace atipay::payments {
 // RFC 3339 UTC with milliseconds, as atproto writes datetimes: 2026-11-22T02:20:53.123Z.
 std::string FormatDatetime(std::int64_t us);
 
+// Microseconds since the UNIX epoch for an RFC 3339 datetime (as lexicons validate them; a
+// numeric offset is applied); nullopt if it is not one.
+std::optional<std::int64_t> ParseDatetime(std::string_view text);
+
+// The first billing date after `now_us` of a subscription billed from `start_us` every month or
+// year ("monthly", "yearly"): the start plus whole intervals in calendar terms, with the day
+// clamped to the month's end (a subscription from Jan 31 renews Feb 28, then Mar 31).
+std::int64_t NextBillingDate(std::int64_t start_us, std::string_view interval, std::int64_t now_us);
+
 // ISO 4217 shape: three capital letters.
 bool IsCurrencyCode(std::string_view code);
 
@@ -28,12 +37,16 @@ std::string EffectiveStatus(const store::RecordRow& row, std::int64_t now_us);
 boost::json::object CurrentRecord(const store::RecordRow& row, std::int64_t now_us);
 
 // A #view: the current record without $type, plus uri; private fields are shown to the owner.
+// An active subscription's view carries its renewalDate.
 boost::json::object ViewOf(const store::RecordRow& row, std::int64_t now_us);
 
 // URIs of a cart record's lines, in order.
 std::vector<std::string> CartLineUris(const store::RecordRow& cart);
 
 std::optional<boost::json::object> ParseRecordJson(std::string_view text);
+
+// record[key] if it is a string, else "".
+std::string StringField(const boost::json::object& record, std::string_view key);
 
 // Percent-encoding for query components (RFC 3986 unreserved kept).
 std::string PercentEncode(std::string_view text);

@@ -1,5 +1,4 @@
 #include <boost/json.hpp>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -17,6 +16,7 @@
 #include "lex/formats.h"
 #include "lex/tid.h"
 #include "payments/checkout_page.h"
+#include "payments/method_support.h"
 #include "payments/payments.h"
 #include "payments/records.h"
 
@@ -29,65 +29,7 @@ using workflow::Verb;
 using workflow::Write;
 using xrpc::XrpcError;
 
-struct Service::State {
-  State(store::Store& s, const PaymentProvider& p, Options o, Clock c)
-      : store(s),
-        provider(p),
-        options(std::move(o)),
-        now(std::move(c)),
-        engine(s, options.workflow, now) {}
-
-  store::Store& store;
-  const PaymentProvider& provider;
-  Options options;
-  Clock now;
-  lex::TidClock tids;
-  workflow::Engine engine;
-
-  std::mutex sweeper_mu;
-  std::condition_variable sweeper_cv;
-  bool stopping = false;
-  std::thread sweeper;
-};
-
 namespace {
-
-using State = Service::State;
-using StatePtr = std::shared_ptr<State>;
-
-// Errors of ours; all 400 by name, as lexicon errors are in the reference server.
-XrpcError CartNotFound(std::string_view uri) {
-  return XrpcError::Named("CartNotFound", "Cart not found: " + std::string(uri));
-}
-XrpcError NotCartOwner(std::string_view uri) {
-  return XrpcError::Named("NotCartOwner", "Cart " + std::string(uri) +
-                                              " is not in the caller's repo");
-}
-XrpcError InvalidCartUri() {
-  return XrpcError::Named("InvalidCartUri", "uri must reference a com.atiproto.cart record");
-}
-
-XrpcError ToXrpc(const workflow::Error& e) {
-  if (e.name == workflow::kStoreUnavailable) return {503, e.name, e.message};
-  if (e.name == "InternalError") return XrpcError::Internal();
-  return XrpcError::Named(e.name, e.message);
-}
-
-template <class Out>
-void Deliver(const xrpc::Reply<Out>& reply, workflow::Outcome outcome) {
-  if (auto* e = std::get_if<workflow::Error>(&outcome)) {
-    reply(ToXrpc(*e));
-    return;
-  }
-  // Answers are built (and replayed) as JSON; the router validates them against the output
-  // schema unless --no-validate-output.
-  reply(xrpc::JsonOutput{json::value(std::move(std::get<json::object>(outcome)))});
-}
-
-template <class Out>
-workflow::Done DeliverTo(xrpc::Reply<Out> reply) {
-  return [reply = std::move(reply)](workflow::Outcome o) { Deliver(reply, std::move(o)); };
-}
 
 // A line (item or subscription) as it goes into a plan.
 struct Line {
@@ -147,6 +89,7 @@ Line NewItem(State& s, std::string_view did, const ItemSpec& spec, std::int64_t 
   line.row.record_json = json::serialize(record);
   if (!hidden.empty()) line.row.private_json = json::serialize(hidden);
   line.row.subject = spec.subject;
+  line.row.record_uri = spec.record_uri.value_or("");
   line.row.amount = spec.amount;
   line.row.currency = spec.currency;
   line.write.record = std::move(record);
@@ -215,30 +158,9 @@ Line NewCart(State& s, std::string_view did, std::vector<Line>& lines, std::stri
   return cart;
 }
 
-// Loads a cart the caller owns, by URI.
 std::variant<store::RecordRow, XrpcError> OwnCart(State& s, std::string_view uri,
                                                   std::string_view did) {
-  auto parts = lex::ParseAtUri(uri);
-  if (!parts || parts->collection != store::kCartCollection || parts->rkey.empty()) {
-    return InvalidCartUri();
-  }
-  auto row = s.store.GetRecord(uri);
-  if (!row) return CartNotFound(uri);
-  if (row->did != did) return NotCartOwner(uri);
-  return std::move(*row);
-}
-
-std::optional<XrpcError> CheckAmount(std::int64_t amount) {
-  if (amount < 0) return XrpcError::Named("InvalidAmount", "amount must be 0 or more (in cents)");
-  return std::nullopt;
-}
-
-std::optional<XrpcError> CheckCurrency(std::string_view currency) {
-  if (!IsCurrencyCode(currency)) {
-    return XrpcError::Named("InvalidCurrency",
-                            "currency must be an ISO 4217 code of three capital letters");
-  }
-  return std::nullopt;
+  return OwnRecord(s, uri, did, store::kCartCollection);
 }
 
 std::optional<XrpcError> CheckRedirect(const std::optional<std::string>& url) {
@@ -252,27 +174,6 @@ json::object CheckoutFields(State& s, json::object out, const store::RecordRow& 
   out["cartUri"] = cart.uri;
   out["checkoutUrl"] = s.provider.CheckoutUrl(cart.uri, cart.redirect_url);
   return out;
-}
-
-// Shared by every workflow procedure: callbacks go to the engine; first calls are planned.
-template <class M, class Planner>
-void RunProcedure(const StatePtr& s, xrpc::Request<M>& req, xrpc::Reply<typename M::Output> reply,
-                  Planner&& planner) {
-  const std::string& did = req.auth.did;
-  const std::string nsid(M::kDescriptor.nsid);
-  std::string fingerprint = workflow::Fingerprint(ToJson(req.input).as_object());
-  if (req.input.workflow) {
-    s->engine.Continue(did, nsid, std::move(fingerprint), *req.input.workflow,
-                       DeliverTo(std::move(reply)));
-    return;
-  }
-  std::variant<Plan, XrpcError> plan = planner(did, s->now());
-  if (auto* e = std::get_if<XrpcError>(&plan)) {
-    reply(std::move(*e));
-    return;
-  }
-  s->engine.Start(did, nsid, std::move(fingerprint), std::move(std::get<Plan>(plan)),
-                  DeliverTo(std::move(reply)));
 }
 
 // ---- payment.cart.create -------------------------------------------------------------------
@@ -327,14 +228,7 @@ std::variant<Plan, XrpcError> PlanNewLine(State& s, Line line, const std::string
     (*record)["total"] = cart_row.amount + line.row.amount;
     line.row.cart_uri = cart_row.uri;
 
-    Write update;
-    update.name = "cart";
-    update.verb = Verb::kUpdate;
-    update.repo = did;
-    update.collection = std::string(store::kCartCollection);
-    update.rkey = cart_row.rkey;
-    update.previous = ParseRecordJson(cart_row.record_json);
-    update.record = *record;
+    Write update = UpdateOf(cart_row, "cart", *record);
     plan.preconditions.push_back({cart_row.uri, cart_row.cid, "open"});
     cart_row.record_json = json::serialize(*record);
     cart_row.amount += line.row.amount;
@@ -534,14 +428,7 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
   }
   json::object record = ToJson(in.record).as_object();
   record["$type"] = store::kCartCollection;
-  Write update;
-  update.name = "cart";
-  update.verb = Verb::kUpdate;
-  update.repo = did;
-  update.collection = std::string(store::kCartCollection);
-  update.rkey = cart.rkey;
-  update.previous = ParseRecordJson(cart.record_json);
-  update.record = record;
+  Write update = UpdateOf(cart, "cart", record);
   update.cid = lex::ComputeRecordCid(record);
   plan.preconditions.push_back({cart.uri, cart.cid, "open"});
   cart.record_json = json::serialize(record);
@@ -656,14 +543,9 @@ xrpc::HandlerResult<lx::payment::cart::list::Output> CartList(
   q.status = p.status;
   q.subject = p.subject;
   q.limit = static_cast<int>(p.limit);
-  if (p.cursor) {
-    std::int64_t seq = 0;
-    auto [ptr, ec] = std::from_chars(p.cursor->data(), p.cursor->data() + p.cursor->size(), seq);
-    if (ec != std::errc() || ptr != p.cursor->data() + p.cursor->size() || seq <= 0) {
-      return XrpcError::InvalidRequest("Malformed cursor");
-    }
-    q.before_seq = seq;
-  }
+  auto cursor = ParseCursor(p.cursor);
+  if (auto* e = std::get_if<XrpcError>(&cursor)) return std::move(*e);
+  q.before_seq = std::get<std::optional<std::int64_t>>(cursor);
   store::Page<store::RecordRow> page = s.store.ListCarts(q);
   lx::payment::cart::list::Output out;
   for (const auto& row : page.rows) {
@@ -768,6 +650,7 @@ void Service::Register(xrpc::Router& router) {
   router.Add<lx::payment::cart::get::Method>(
       [s](auto& req, auto reply) { CartGet(s, req, std::move(reply)); }, auth);
   router.Add<lx::payment::cart::list::Method>([s](auto& req) { return CartList(*s, req); }, auth);
+  RegisterLineMethods(router, s, auth);
 }
 
 }  // namespace atipay::payments

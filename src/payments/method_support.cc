@@ -1,0 +1,74 @@
+#include "payments/method_support.h"
+
+#include <charconv>
+
+#include "lex/formats.h"
+#include "payments/records.h"
+
+namespace atipay::payments {
+
+using xrpc::XrpcError;
+
+XrpcError ToXrpc(const workflow::Error& e) {
+  if (e.name == workflow::kStoreUnavailable) return {503, e.name, e.message};
+  if (e.name == "InternalError") return XrpcError::Internal();
+  return XrpcError::Named(e.name, e.message);
+}
+
+std::variant<store::RecordRow, XrpcError> OwnRecord(State& s, std::string_view uri,
+                                                    std::string_view did,
+                                                    std::string_view collection) {
+  // "Cart", "Item", "Subscription": error names and messages say which kind was wanted.
+  std::string kind(collection.substr(collection.rfind('.') + 1));
+  kind[0] = static_cast<char>(kind[0] - 'a' + 'A');
+  auto parts = lex::ParseAtUri(uri);
+  if (!parts || parts->collection != collection || parts->rkey.empty()) {
+    return XrpcError::Named("Invalid" + kind + "Uri",
+                            "uri must reference a " + std::string(collection) + " record");
+  }
+  auto row = s.store.GetRecord(uri);
+  if (!row) return XrpcError::Named(kind + "NotFound", kind + " not found: " + std::string(uri));
+  if (row->did != did) {
+    return XrpcError::Named("Not" + kind + "Owner",
+                            kind + " " + std::string(uri) + " is not in the caller's repo");
+  }
+  return std::move(*row);
+}
+
+std::optional<XrpcError> CheckAmount(std::int64_t amount) {
+  if (amount < 0) return XrpcError::Named("InvalidAmount", "amount must be 0 or more (in cents)");
+  return std::nullopt;
+}
+
+std::optional<XrpcError> CheckCurrency(std::string_view currency) {
+  if (!IsCurrencyCode(currency)) {
+    return XrpcError::Named("InvalidCurrency",
+                            "currency must be an ISO 4217 code of three capital letters");
+  }
+  return std::nullopt;
+}
+
+std::variant<std::optional<std::int64_t>, XrpcError> ParseCursor(
+    const std::optional<std::string>& cursor) {
+  if (!cursor) return std::optional<std::int64_t>();
+  std::int64_t seq = 0;
+  const char* end = cursor->data() + cursor->size();
+  auto [ptr, ec] = std::from_chars(cursor->data(), end, seq);
+  if (ec != std::errc() || ptr != end || seq <= 0) return XrpcError::InvalidRequest("Malformed cursor");
+  return std::optional<std::int64_t>(seq);
+}
+
+workflow::Write UpdateOf(const store::RecordRow& row, std::string name,
+                         boost::json::object record) {
+  workflow::Write update;
+  update.name = std::move(name);
+  update.verb = workflow::Verb::kUpdate;
+  update.repo = row.did;
+  update.collection = row.collection;
+  update.rkey = row.rkey;
+  update.previous = ParseRecordJson(row.record_json);
+  update.record = std::move(record);
+  return update;
+}
+
+}  // namespace atipay::payments

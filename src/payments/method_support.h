@@ -1,0 +1,114 @@
+// What every payment method shares: the service's state and the helpers that turn plans and
+// engine outcomes into XRPC answers. Private to src/payments.
+#ifndef ATIPAY_PAYMENTS_METHOD_SUPPORT_H_
+#define ATIPAY_PAYMENTS_METHOD_SUPPORT_H_
+
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <variant>
+
+#include "lex/tid.h"
+#include "payments/payments.h"
+#include "store/store.h"
+#include "workflow/workflow.h"
+#include "xrpc/error.h"
+#include "xrpc/router.h"
+
+namespace atipay::payments {
+
+struct Service::State {
+  State(store::Store& s, const PaymentProvider& p, Options o, Clock c)
+      : store(s),
+        provider(p),
+        options(std::move(o)),
+        now(std::move(c)),
+        engine(s, options.workflow, now) {}
+
+  store::Store& store;
+  const PaymentProvider& provider;
+  Options options;
+  Clock now;
+  lex::TidClock tids;
+  workflow::Engine engine;
+
+  std::mutex sweeper_mu;
+  std::condition_variable sweeper_cv;
+  bool stopping = false;
+  std::thread sweeper;
+};
+
+using State = Service::State;
+using StatePtr = std::shared_ptr<State>;
+
+// Engine errors as XRPC errors: a store that cannot commit is a 503, the rest 400 by name.
+xrpc::XrpcError ToXrpc(const workflow::Error& e);
+
+template <class Out>
+void Deliver(const xrpc::Reply<Out>& reply, workflow::Outcome outcome) {
+  if (auto* e = std::get_if<workflow::Error>(&outcome)) {
+    reply(ToXrpc(*e));
+    return;
+  }
+  // Answers are built (and replayed) as JSON; the router validates them against the output
+  // schema unless --no-validate-output.
+  reply(xrpc::JsonOutput{boost::json::value(std::move(std::get<boost::json::object>(outcome)))});
+}
+
+template <class Out>
+workflow::Done DeliverTo(xrpc::Reply<Out> reply) {
+  return [reply = std::move(reply)](workflow::Outcome o) { Deliver(reply, std::move(o)); };
+}
+
+// Shared by every workflow procedure: callbacks go to the engine; first calls are planned by
+// `planner(did, now)`, which returns a Plan or the error that refuses the call.
+template <class M, class Planner>
+void RunProcedure(const StatePtr& s, xrpc::Request<M>& req, xrpc::Reply<typename M::Output> reply,
+                  Planner&& planner) {
+  const std::string& did = req.auth.did;
+  const std::string nsid(M::kDescriptor.nsid);
+  std::string fingerprint = workflow::Fingerprint(ToJson(req.input).as_object());
+  if (req.input.workflow) {
+    s->engine.Continue(did, nsid, std::move(fingerprint), *req.input.workflow,
+                       DeliverTo(std::move(reply)));
+    return;
+  }
+  std::variant<workflow::Plan, xrpc::XrpcError> plan = planner(did, s->now());
+  if (auto* e = std::get_if<xrpc::XrpcError>(&plan)) {
+    reply(std::move(*e));
+    return;
+  }
+  s->engine.Start(did, nsid, std::move(fingerprint), std::move(std::get<workflow::Plan>(plan)),
+                  DeliverTo(std::move(reply)));
+}
+
+// A record of the caller's in `collection` (a k*Collection), by URI. Errors are named for the
+// kind: InvalidCartUri / CartNotFound / NotCartOwner, and likewise Item and Subscription.
+std::variant<store::RecordRow, xrpc::XrpcError> OwnRecord(State& s, std::string_view uri,
+                                                          std::string_view did,
+                                                          std::string_view collection);
+
+std::optional<xrpc::XrpcError> CheckAmount(std::int64_t amount);
+std::optional<xrpc::XrpcError> CheckCurrency(std::string_view currency);
+
+// A list cursor (the seq to continue below); nullopt when absent; InvalidRequest if malformed.
+std::variant<std::optional<std::int64_t>, xrpc::XrpcError> ParseCursor(
+    const std::optional<std::string>& cursor);
+
+// An #update of `row`'s record to `record` (with its $type), remembering the record it replaces
+// so that a rollback can put it back.
+workflow::Write UpdateOf(const store::RecordRow& row, std::string name, boost::json::object record);
+
+// Registers item.*, subscription.* and payment.list (lines.cc).
+void RegisterLineMethods(xrpc::Router& router, const StatePtr& s,
+                         const xrpc::MethodOptions& options);
+
+}  // namespace atipay::payments
+
+#endif  // ATIPAY_PAYMENTS_METHOD_SUPPORT_H_
