@@ -111,11 +111,22 @@ UPDATE records SET record_uri = tipped.record_uri
 CREATE INDEX records_by_tipped_record ON records (record_uri, did, seq) WHERE record_uri <> '';
 )sql";
 
+// Version 4: a recipient's lines across every owner (payer): what pays them, and through the
+// lines their carts. records_by_owner_subject leads with the owner, so it cannot serve them.
+// - The index is partial on subject <> '': carts and profiles have no subject and never enter
+//   it. The cost is one more index entry to write for every line inserted.
+// - (subject, collection, seq), like the owner's indexes: a recipient's page of one collection is
+//   read newest first off it without a sort. Its SQL names the literal `subject <> ''`.
+constexpr char kVersion4[] = R"sql(
+CREATE INDEX records_by_recipient ON records (subject, collection, seq) WHERE subject <> '';
+)sql";
+
 // Append only. A released step never changes: databases in the field have already run it.
 constexpr Migration kMigrations[] = {
     {1, kVersion1},
     {2, kVersion2},
     {3, kVersion3},
+    {4, kVersion4},
 };
 
 // PRAGMA user_version, or -1 with *status set.

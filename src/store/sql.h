@@ -67,8 +67,8 @@ inline constexpr char kInsertPaymentEvent[] =
     "INSERT INTO payment_events (cart_uri, outcome, source, at_us) "
     "VALUES (:cart_uri, :outcome, :source, :at_us)";
 
-// Which of the owner's records a list or a sum reads. One SQL text per combination, so that
-// each gets its own plan (and index).
+// Which records a list or a sum reads. One SQL text per combination, so that each gets its own
+// plan (and index).
 struct RecordSelection {
   enum class Of {
     kCarts,      // :collection, the carts
@@ -79,10 +79,15 @@ struct RecordSelection {
   bool by_status = false;      // :status
   bool by_subject = false;     // :subject. Carts: a line of the cart pays it. Lines: their own
   bool by_record_uri = false;  // :record_uri, the record a line tips. Lines only
+  // Every owner's records, not :did's. Only with by_subject or by_record_uri, which bound the
+  // read (without either the text is the owner's: the store answers those calls itself).
+  bool any_owner = false;
 };
 
 // A page of the selected records, newest first. Parameters: :did, :before, :limit, the
-// collection(s) as above (carts by subject take :item and :subscription too), and each filter's.
+// collection(s) as above (carts by subject take :item and :subscription too), each filter's,
+// and for lines the windows :completed_from, :completed_to, :created_from and :created_to
+// (inclusive, always there: an absent bound is bound to the extreme).
 const std::string& ListRecordsSql(const RecordSelection& selection);
 
 // The selected lines summed per currency (currency, sum of amount, count), by currency.

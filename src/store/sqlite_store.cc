@@ -140,13 +140,28 @@ RecordSelection::Of LinesOf(const LineQuery& q) {
 }
 
 RecordSelection Selection(RecordSelection::Of of, const LineQuery& q) {
-  return {of, q.status.has_value(), q.subject.has_value(), q.record_uri.has_value()};
+  return {of, q.status.has_value(), q.subject.has_value(), q.record_uri.has_value(), q.did.empty()};
 }
 
-// Binds every parameter of the selection's SQL but :before and :limit. The query's strings
-// must outlive the Query (text is bound without copying).
+// Any owner's records need a recipient or a tipped record to bound the read: without either
+// the query is a caller's bug, answered with nothing rather than every owner's records.
+bool Unbounded(const LineQuery& q) { return q.did.empty() && !q.subject && !q.record_uri; }
+
+// A time window's bounds for BETWEEN. No bound: no window. With one, a line without that time
+// (0, absent) is outside it: times are after the epoch, so the lower bound is at least 1.
+std::pair<std::int64_t, std::int64_t> Window(std::optional<std::int64_t> from,
+                                             std::optional<std::int64_t> to) {
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  if (!from && !to) return {kMin, kMax};
+  return {std::max<std::int64_t>(from.value_or(1), 1), to.value_or(kMax)};
+}
+
+// Binds every parameter of the selection's SQL but :before and :limit (binding one the text
+// lacks is an error). The query's strings must outlive the Query (text is bound without
+// copying).
 void BindSelection(Query& query, const RecordSelection& selection, const LineQuery& q) {
-  query.Bind(":did", q.did);
+  if (!selection.any_owner) query.Bind(":did", q.did);
   if (selection.of == RecordSelection::Of::kBothLines ||
       (selection.of == RecordSelection::Of::kCarts && selection.by_subject)) {
     query.Bind(":item", kItemCollection).Bind(":subscription", kSubscriptionCollection);
@@ -155,6 +170,13 @@ void BindSelection(Query& query, const RecordSelection& selection, const LineQue
   if (q.status) query.Bind(":status", *q.status);
   if (q.subject) query.Bind(":subject", *q.subject);
   if (q.record_uri) query.Bind(":record_uri", *q.record_uri);
+  if (selection.of == RecordSelection::Of::kCarts) return;
+  const auto [completed_from, completed_to] = Window(q.completed_from_us, q.completed_to_us);
+  const auto [created_from, created_to] = Window(q.created_from_us, q.created_to_us);
+  query.Bind(":completed_from", completed_from)
+      .Bind(":completed_to", completed_to)
+      .Bind(":created_from", created_from)
+      .Bind(":created_to", created_to);
 }
 
 // The writer's view of the database during one job. Errors the job is expected to handle
@@ -382,13 +404,13 @@ class SqliteStore final : public Store {
   }
 
   Page<RecordRow> ListCarts(const CartQuery& q) override {
-    const LineQuery carts{.did = q.did,
-                          .collection = std::string(kCartCollection),
-                          .status = q.status,
-                          .subject = q.subject,
-                          .record_uri = std::nullopt,
-                          .limit = q.limit,
-                          .before_seq = q.before_seq};
+    LineQuery carts;
+    carts.did = q.did;
+    carts.collection = std::string(kCartCollection);
+    carts.status = q.status;
+    carts.subject = q.subject;
+    carts.limit = q.limit;
+    carts.before_seq = q.before_seq;
     return List(Selection(RecordSelection::Of::kCarts, carts), carts);
   }
 
@@ -504,6 +526,7 @@ class SqliteStore final : public Store {
 };
 
 Page<RecordRow> SqliteStore::List(const RecordSelection& selection, const LineQuery& q) {
+  if (Unbounded(q)) return {};
   const int page_size = std::clamp(q.limit, 1, kMaxPageSize);
   return WithReader<Page<RecordRow>>(readers_, [&](Connection& connection) {
     Query query(connection, sql::ListRecordsSql(selection));
@@ -521,6 +544,7 @@ Page<RecordRow> SqliteStore::List(const RecordSelection& selection, const LineQu
 }
 
 std::vector<LineTotal> SqliteStore::SumLines(const LineQuery& q) {
+  if (Unbounded(q)) return {};
   return WithReader<std::vector<LineTotal>>(readers_, [&](Connection& connection) {
     const RecordSelection selection = Selection(LinesOf(q), q);
     Query query(connection, sql::SumLinesSql(selection));

@@ -44,6 +44,7 @@ struct Status {
 inline constexpr std::string_view kCartCollection = "com.atiproto.cart";
 inline constexpr std::string_view kItemCollection = "com.atiproto.item";
 inline constexpr std::string_view kSubscriptionCollection = "com.atiproto.subscription";
+inline constexpr std::string_view kProfileCollection = "com.atiproto.profile";
 
 // One record in a user's repo that we keep the truth for. Times are microseconds since the
 // UNIX epoch (0 = absent).
@@ -90,7 +91,7 @@ struct WorkflowRow {
 };
 
 struct CartQuery {
-  std::string did;                     // required: the owner
+  std::string did;                     // the owner (payer); "" = any owner, if subject is set
   std::optional<std::string> status;   // filter
   std::optional<std::string> subject;  // carts with at least one line paying this DID
   int limit = 20;
@@ -98,12 +99,18 @@ struct CartQuery {
 };
 
 struct LineQuery {
-  std::string did;  // required: the owner
+  // The owner (payer); "" = any owner, if subject or record_uri is set (a recipient's lines, or
+  // every tip of a record).
+  std::string did;
   // kItemCollection, kSubscriptionCollection, or "" for both (one list, newest first).
   std::string collection;
   std::optional<std::string> status;
   std::optional<std::string> subject;
   std::optional<std::string> record_uri;  // items tipping this record
+  // Time windows in microseconds, bounds inclusive, each optional. A line without the time
+  // (0) is outside any window on it.
+  std::optional<std::int64_t> completed_from_us, completed_to_us;  // on completed_at_us
+  std::optional<std::int64_t> created_from_us, created_to_us;      // on created_at_us
   int limit = 20;  // ListLines only
   std::optional<std::int64_t> before_seq;  // ListLines only
 };

@@ -148,10 +148,11 @@ int IndexUses(const std::vector<PlanLine>& plan, std::string index) {
 }
 
 // The plan uses `index` and never scans a table. It sorts nothing, unless `top_level_sort`
-// names the one sort allowed, at the top: of rows already found and counted (a page from each
-// branch, or a group per currency).
+// names the one sort allowed at the top: of rows already found and counted (a page from each
+// branch, or a group per currency); and `branch_sort` the one allowed in each branch (of the
+// rows one index lookup found).
 void ExpectIndexedPlan(RawDb& raw, const std::string& sql, const std::string& index,
-                       std::string_view top_level_sort = {}) {
+                       std::string_view top_level_sort = {}, std::string_view branch_sort = {}) {
   auto plan = ExplainQueryPlan(raw.db(), sql);
   SCOPED_TRACE(sql + "\n" + Joined(plan));
   ASSERT_FALSE(plan.empty());
@@ -164,14 +165,16 @@ void ExpectIndexedPlan(RawDb& raw, const std::string& sql, const std::string& in
                              line.detail != "SCAN both_pages";
     EXPECT_FALSE(scans_table) << "full scan: " << line.detail;
     if (line.detail.find("TEMP B-TREE") == std::string::npos) continue;
-    EXPECT_TRUE(line.parent == 0 && line.detail == top_level_sort) << "sorts: " << line.detail;
+    const std::string_view allowed = line.parent == 0 ? top_level_sort : branch_sort;
+    EXPECT_EQ(line.detail, allowed) << "sorts: " << line.detail;
   }
 }
 
-// Items and subscriptions together: each branch reads its page off `index` in seq order, and
-// only the two pages are sorted.
-void ExpectIndexPerBranch(RawDb& raw, const std::string& sql, const std::string& index) {
-  ExpectIndexedPlan(raw, sql, index, "USE TEMP B-TREE FOR ORDER BY");
+// Items and subscriptions together: each branch reads its page off `index` in seq order
+// (unless `branch_sort` allows a sort), and the two pages are sorted.
+void ExpectIndexPerBranch(RawDb& raw, const std::string& sql, const std::string& index,
+                          std::string_view branch_sort = {}) {
+  ExpectIndexedPlan(raw, sql, index, "USE TEMP B-TREE FOR ORDER BY", branch_sort);
   auto plan = ExplainQueryPlan(raw.db(), sql);
   EXPECT_EQ(IndexUses(plan, index), 2) << sql << "\n" << Joined(plan);
 }
@@ -227,6 +230,51 @@ TEST_F(StoreTest, QueriesUseTheirIndexes) {
   ExpectIndexedPlan(raw, sql::kExpireOpenCarts, "records_open_carts_by_expiry");
   ExpectIndexedPlan(raw, sql::kGetWorkflow, "sqlite_autoindex_workflows_1");
   ExpectIndexedPlan(raw, sql::kDeleteExpiredWorkflows, "workflows_by_expiry");
+}
+
+// Any owner's records, read through the recipient or the record tipped: never the table.
+TEST_F(StoreTest, AnyOwnerQueriesUseTheRecipientOrTippedRecordIndex) {
+  using Of = sql::RecordSelection::Of;
+  constexpr bool kAnyOwner = true;
+  auto list = [](Of of, bool by_status, bool by_subject, bool by_record_uri) {
+    return sql::ListRecordsSql({of, by_status, by_subject, by_record_uri, kAnyOwner});
+  };
+  auto sum = [](Of of, bool by_status, bool by_subject, bool by_record_uri) {
+    return sql::SumLinesSql({of, by_status, by_subject, by_record_uri, kAnyOwner});
+  };
+  constexpr std::string_view kOrder = "USE TEMP B-TREE FOR ORDER BY";
+  constexpr std::string_view kGroups = "USE TEMP B-TREE FOR GROUP BY";
+  RawDb raw(db_path());
+  for (const bool by_status : {false, true}) {
+    SCOPED_TRACE(by_status ? "by status" : "any status");
+    // A recipient's lines: a page read newest first off records_by_recipient, no sort.
+    ExpectIndexedPlan(raw, list(Of::kLines, by_status, true, false), "records_by_recipient");
+    ExpectIndexPerBranch(raw, list(Of::kBothLines, by_status, true, false), "records_by_recipient");
+    // A record's tips, whoever sent them: its index is ordered by owner, so they are sorted.
+    for (const bool by_subject : {false, true}) {
+      ExpectIndexedPlan(raw, list(Of::kLines, by_status, by_subject, true),
+                        "records_by_tipped_record", kOrder);
+      ExpectIndexPerBranch(raw, list(Of::kBothLines, by_status, by_subject, true),
+                           "records_by_tipped_record", kOrder);
+    }
+    for (Of of : {Of::kLines, Of::kBothLines}) {
+      ExpectIndexedPlan(raw, sum(of, by_status, true, false), "records_by_recipient", kGroups);
+      ExpectIndexedPlan(raw, sum(of, by_status, false, true), "records_by_tipped_record", kGroups);
+      ExpectIndexedPlan(raw, sum(of, by_status, true, true), "records_by_tipped_record", kGroups);
+    }
+    // A recipient's carts: their lines name them, each looked up by URI, then sorted.
+    ExpectIndexedPlan(raw, list(Of::kCarts, by_status, true, false), "records_by_recipient",
+                      kOrder);
+    ExpectIndexedPlan(raw, list(Of::kCarts, by_status, true, false), "sqlite_autoindex_records_1",
+                      kOrder);
+
+    // Without a recipient or a record, the text stays the owner's (the store does not run it).
+    for (Of of : {Of::kCarts, Of::kLines, Of::kBothLines}) {
+      EXPECT_EQ(list(of, by_status, false, false),
+                sql::ListRecordsSql({of, by_status, false, false}));
+      EXPECT_EQ(sum(of, by_status, false, false), sql::SumLinesSql({of, by_status, false, false}));
+    }
+  }
 }
 
 }  // namespace

@@ -93,7 +93,7 @@ std::vector<std::string> Totals(const std::vector<LineTotal>& totals) {
   return texts;
 }
 
-// Records of a database at an older schema `version` (1 or 2, before the record_uri column):
+// Records of a database at an older schema `version` (1 to 3; before 3, no record_uri column):
 // the schema made by this build's own first steps, and the rows of the database at `from` as
 // that version would have written them.
 void CopyIntoOldDatabase(const std::string& from, const std::string& to, int version) {
@@ -106,14 +106,14 @@ void CopyIntoOldDatabase(const std::string& from, const std::string& to, int ver
         schema::Migrate(*connection, schema::Migrations().first(static_cast<std::size_t>(version)));
     ASSERT_TRUE(status.ok()) << status.message;
   }
-  constexpr char kColumnsBeforeVersion3[] =
+  std::string columns =
       "seq, uri, did, collection, rkey, record_json, cid, status, cart_uri, subject, "
       "private_json, amount, currency, created_at_us, updated_at_us, expires_at_us, "
       "completed_at_us, redirect_url, cloned_from";
+  if (version >= 3) columns += ", record_uri";
   RawDb raw(to);
   raw.Exec("ATTACH DATABASE '" + from + "' AS current");
-  raw.Exec(std::string("INSERT INTO records (") + kColumnsBeforeVersion3 + ") SELECT " +
-           kColumnsBeforeVersion3 + " FROM current.records");
+  raw.Exec("INSERT INTO records (" + columns + ") SELECT " + columns + " FROM current.records");
   raw.Exec("DETACH DATABASE current");
 }
 
@@ -163,6 +163,21 @@ TEST_F(StoreTest, ReopenKeepsDataAndDoesNotMigrateAgain) {
   EXPECT_GT(later.seq, item.seq);
 }
 
+// Each row is in the store as given.
+void ExpectStored(Store& store, std::initializer_list<const RecordRow*> rows) {
+  for (const RecordRow* row : rows) {
+    SCOPED_TRACE(row->rkey);
+    auto got = store.GetRecord(row->uri);
+    ASSERT_TRUE(got.has_value());
+    ExpectSameRecord(*got, *row);
+  }
+}
+
+// The rows a partial index holds; `where` must imply its WHERE.
+std::int64_t IndexEntries(RawDb& raw, const std::string& index, const std::string& where) {
+  return raw.Int("SELECT count(*) FROM records INDEXED BY " + index + " WHERE " + where);
+}
+
 // Opens databases written by older builds.
 class StoreUpgradeTest : public StoreTest {
  protected:
@@ -191,12 +206,12 @@ TEST_F(StoreUpgradeTest, VersionOneDatabaseIsUpgradedAndItsOpenCartsStillExpire)
   const std::string path = ReopenAsVersion(1);
   ASSERT_NE(store, nullptr);
   RawDb raw(path);
-  EXPECT_EQ(
-      raw.Column("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
-                 "'records' ORDER BY name"),
-      (std::vector<std::string>{"records_by_owner", "records_by_owner_status",
-                                "records_by_owner_subject", "records_by_tipped_record",
-                                "records_open_carts_by_expiry", "sqlite_autoindex_records_1"}));
+  EXPECT_EQ(raw.Column("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                       "'records' ORDER BY name"),
+            (std::vector<std::string>{"records_by_owner", "records_by_owner_status",
+                                      "records_by_owner_subject", "records_by_recipient",
+                                      "records_by_tipped_record", "records_open_carts_by_expiry",
+                                      "sqlite_autoindex_records_1"}));
   ExpectSameRecord(*store->GetRecord(cart.uri), cart);
   EXPECT_EQ(ExpireOpenCarts(*store, 2'000), 1);
   EXPECT_EQ(store->GetRecord(cart.uri)->status, "expired");
@@ -226,22 +241,40 @@ TEST_F(StoreUpgradeTest, VersionTwoItemsGetTheRecordTheyTipFromTheirJson) {
   RawDb raw(path);
   public_tip.record_uri = post1;
   private_tip.record_uri = post2;
-  for (const RecordRow* row :
-       {&public_tip, &private_tip, &public_plain, &private_plain, &subscription}) {
-    SCOPED_TRACE(row->rkey);
-    auto got = store->GetRecord(row->uri);
-    ASSERT_TRUE(got.has_value());
-    ExpectSameRecord(*got, *row);
-  }
+  ExpectStored(*store, {&public_tip, &private_tip, &public_plain, &private_plain, &subscription});
   // Only the two tips entered the partial index, and the queries find them through it.
-  EXPECT_EQ(raw.Int("SELECT count(*) FROM records INDEXED BY records_by_tipped_record "
-                    "WHERE record_uri <> ''"),
-            2);
+  EXPECT_EQ(IndexEntries(raw, "records_by_tipped_record", "record_uri <> ''"), 2);
   LineQuery query;
   query.did = kAlice;
   query.record_uri = post2;
   EXPECT_EQ(Rkeys(store->ListLines(query).rows), std::vector<std::string>{"private"});
   EXPECT_EQ(Totals(store->SumLines(query)), std::vector<std::string>{"usd 1234 x1"});
+}
+
+// Version 3 had no index by recipient: opening adds it, over the lines (not the carts or
+// profiles), and leaves every row as it was.
+TEST_F(StoreUpgradeTest, VersionThreeDatabaseGetsTheRecipientIndexOverItsLines) {
+  RecordRow cart = MakeCart(kAlice, "c1");
+  RecordRow profile = MakeRecord(kAlice, kProfileCollection, "self");
+  RecordRow tip = MakeLine(kAlice, kItemCollection, "i1", cart.uri, kBob);
+  tip.record_uri = "at://did:plc:bob/app.bsky.feed.post/p1";
+  RecordRow carols = MakeLine(kCarol, kSubscriptionCollection, "s1", "", kBob);
+  RecordRow to_carol = MakeLine(kAlice, kItemCollection, "i2", cart.uri, kCarol);
+  InsertAll(*store, {&cart, &profile, &tip, &carols, &to_carol});
+  const std::string path = ReopenAsVersion(3);
+  ASSERT_NE(store, nullptr);
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                    "AND name = 'records_by_recipient'"),
+            1);
+  ExpectStored(*store, {&cart, &profile, &tip, &carols, &to_carol});
+  EXPECT_EQ(IndexEntries(raw, "records_by_recipient", "subject <> ''"), 3);
+  LineQuery query;
+  query.subject = kBob;
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), (std::vector<std::string>{"s1", "i1"}));
+  CartQuery carts;
+  carts.subject = kCarol;
+  EXPECT_EQ(Rkeys(store->ListCarts(carts).rows), std::vector<std::string>{"c1"});
 }
 
 TEST_F(StoreTest, NewerSchemaIsRefused) {
@@ -428,6 +461,33 @@ TEST_F(StoreTest, GetRecordsKeepsOrderAndSkipsMissing) {
   EXPECT_EQ(Rkeys(rows), (std::vector<std::string>{"c", "a", "b", "a"}));
   ExpectSameRecord(rows[0], c);
   EXPECT_TRUE(store->GetRecords({}).empty());
+}
+
+// A profile is a record like any other (rkey "self", no subject): kept, read and replaced, and
+// in no list or sum of carts or lines, its owner's or a recipient's.
+TEST_F(StoreTest, ProfilesAreOrdinaryRecords) {
+  RecordRow profile = MakeRecord(kBob, kProfileCollection, "self");
+  profile.record_json = R"({"$type":"com.atiproto.profile","displayName":"Bob"})";
+  RecordRow tip = MakeLine(kAlice, kItemCollection, "i1", "", kBob);
+  InsertAll(*store, {&profile, &tip});
+  ASSERT_TRUE(store->GetRecord(profile.uri).has_value());
+  ExpectSameRecord(*store->GetRecord(profile.uri), profile);
+  profile.record_json = R"({"$type":"com.atiproto.profile","displayName":"Robert"})";
+  ASSERT_TRUE(store->WriteSync([&](WriteTxn& txn) { return txn.UpdateRecord(profile); }).ok());
+  EXPECT_EQ(Rkeys(store->GetRecords({profile.uri, tip.uri})),
+            (std::vector<std::string>{"self", "i1"}));
+  ExpectSameRecord(store->GetRecords({profile.uri})[0], profile);
+
+  CartQuery carts;
+  carts.did = kBob;
+  EXPECT_TRUE(store->ListCarts(carts).rows.empty());
+  LineQuery lines;
+  lines.did = kBob;
+  EXPECT_TRUE(store->ListLines(lines).rows.empty());
+  EXPECT_TRUE(store->SumLines(lines).empty());
+  lines.did = "";
+  lines.subject = kBob;
+  EXPECT_EQ(Rkeys(store->ListLines(lines).rows), std::vector<std::string>{"i1"});
 }
 
 TEST_F(StoreTest, ExpireOpenCartsTouchesOnlyOpenCartsPastExpiry) {
@@ -908,6 +968,316 @@ TEST_F(StoreTest, CursorPagingAcrossItemsAndSubscriptions) {
   query.status = "open";
   sizes.clear();
   EXPECT_EQ(Walk(*store, query, &sizes), want("open"));
+}
+
+// --- Any owner: a recipient's lines and carts, every tip of a record --------------------------
+
+constexpr char kDave[] = "did:plc:dave";
+
+// The seqs of `rows` that `keep` accepts, newest first.
+template <class Keep>
+std::vector<std::int64_t> NewestFirst(const std::vector<RecordRow>& rows, Keep keep) {
+  std::vector<std::int64_t> seqs;
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    if (keep(*it)) seqs.push_back(it->seq);
+  }
+  return seqs;
+}
+
+// Lines of three owners, most paying Bob, in both collections; Bob's own line, a cart and a
+// profile pay nobody.
+TEST_F(StoreTest, ListLinesOfARecipientAcrossOwners) {
+  const std::string post = "at://did:plc:bob/app.bsky.feed.post/p1";
+  const std::string owners[] = {kAlice, kCarol, kDave};
+  std::vector<RecordRow> lines;
+  for (int n = 0; n < 30; ++n) {
+    const std::string_view collection = n % 4 < 2 ? kItemCollection : kSubscriptionCollection;
+    lines.push_back(MakeLine(owners[n % 3], collection, "l" + std::to_string(n), "",
+                             n % 5 == 4 ? kCarol : kBob));
+    lines.back().status = n % 2 == 0 ? "paid" : "open";
+    if (collection == kItemCollection && n % 3 == 1) lines.back().record_uri = post;
+  }
+  RecordRow bobs = MakeLine(kBob, kItemCollection, "b", "", kAlice);
+  RecordRow cart = MakeCart(kAlice, "c");
+  RecordRow profile = MakeRecord(kBob, kProfileCollection, "self");
+  std::vector<RecordRow*> pointers{&bobs, &cart, &profile};
+  for (RecordRow& row : lines) pointers.push_back(&row);
+  InsertAll(*store, pointers);
+
+  auto to_bob = [&](const RecordRow& row) { return row.subject == kBob; };
+  LineQuery query;
+  query.subject = kBob;
+  query.limit = 4;
+  std::vector<size_t> sizes;
+  // 24 lines pay Bob: both collections in pages of 4, every one once, newest first.
+  EXPECT_EQ(Walk(*store, query, &sizes), NewestFirst(lines, to_bob));
+  EXPECT_EQ(sizes, (std::vector<size_t>{4, 4, 4, 4, 4, 4, 0}));
+
+  query.collection = std::string(kItemCollection);
+  query.limit = 5;
+  sizes.clear();
+  EXPECT_EQ(Walk(*store, query, &sizes), NewestFirst(lines, [&](const RecordRow& row) {
+              return to_bob(row) && row.collection == kItemCollection;
+            }));
+  EXPECT_EQ(sizes, (std::vector<size_t>{5, 5, 2}));
+
+  query.collection = std::string(kSubscriptionCollection);
+  query.status = "paid";
+  query.limit = 2;
+  sizes.clear();
+  EXPECT_EQ(Walk(*store, query, &sizes), NewestFirst(lines, [&](const RecordRow& row) {
+              return to_bob(row) && row.collection == kSubscriptionCollection &&
+                     row.status == "paid";
+            }));
+
+  query.collection = "";
+  query.status.reset();
+  query.record_uri = post;
+  query.limit = 20;
+  auto tips = NewestFirst(
+      lines, [&](const RecordRow& row) { return to_bob(row) && row.record_uri == post; });
+  std::vector<std::int64_t> got;
+  for (const RecordRow& row : store->ListLines(query).rows) got.push_back(row.seq);
+  EXPECT_EQ(got, tips);
+  EXPECT_FALSE(tips.empty());
+  query.record_uri.reset();
+
+  // The rows themselves, not only their order.
+  auto page = store->ListLines(query);
+  ASSERT_FALSE(page.rows.empty());
+  ExpectSameRecord(page.rows[0], lines[28]);
+
+  // Alice's lines paying Bob, as before.
+  query.did = kAlice;
+  sizes.clear();
+  EXPECT_EQ(Walk(*store, query, &sizes), NewestFirst(lines, [&](const RecordRow& row) {
+              return to_bob(row) && row.did == kAlice;
+            }));
+  // Bob pays Alice: she is his line's recipient, and nobody's payer there.
+  LineQuery to_alice;
+  to_alice.subject = kAlice;
+  EXPECT_EQ(Rkeys(store->ListLines(to_alice).rows), std::vector<std::string>{"b"});
+
+  LineQuery sum;
+  sum.subject = kCarol;
+  EXPECT_EQ(Totals(store->SumLines(sum)), std::vector<std::string>{"usd 7404 x6"});
+  sum.collection = std::string(kItemCollection);
+  EXPECT_EQ(Totals(store->SumLines(sum)), std::vector<std::string>{"usd 4936 x4"});
+}
+
+// Tips of one record from every owner; a private tip has the record in its row all the same.
+TEST_F(StoreTest, ListLinesTippingARecordAcrossOwners) {
+  const std::string post1 = "at://did:plc:bob/app.bsky.feed.post/p1";
+  const std::string post2 = "at://did:plc:bob/app.bsky.feed.post/p2";
+  auto tip = [](const std::string& did, const std::string& rkey, const std::string& record,
+                std::int64_t amount, const std::string& currency) {
+    RecordRow row = MakeLine(did, kItemCollection, rkey, "", kBob);
+    row.record_uri = record;
+    row.amount = amount;
+    row.currency = currency;
+    return row;
+  };
+  RecordRow alices = tip(kAlice, "a1", post1, 100, "usd");
+  RecordRow carols = tip(kCarol, "c1", post1, 200, "usd");
+  carols.status = "paid";
+  RecordRow private_tip = tip(kDave, "d1", post1, 300, "eur");
+  private_tip.record_json = R"({"$type":"com.atiproto.item"})";
+  private_tip.private_json = R"({"subject":"did:plc:bob","recordUri":")" + post1 + R"("})";
+  RecordRow other_post = tip(kCarol, "c2", post2, 400, "usd");
+  RecordRow no_record = tip(kAlice, "a2", "", 500, "usd");
+  RecordRow alices_again = tip(kAlice, "a3", post1, 600, "usd");
+  RecordRow subscription = MakeLine(kCarol, kSubscriptionCollection, "s1", "", kBob);
+  InsertAll(*store, {&alices, &carols, &private_tip, &other_post, &no_record, &alices_again,
+                     &subscription});
+
+  LineQuery query;
+  query.record_uri = post1;
+  query.collection = std::string(kItemCollection);
+  auto page = store->ListLines(query);
+  EXPECT_EQ(Rkeys(page.rows), (std::vector<std::string>{"a3", "d1", "c1", "a1"}));
+  ASSERT_EQ(page.rows.size(), 4u);
+  ExpectSameRecord(page.rows[1], private_tip);
+  query.collection = "";
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows),
+            (std::vector<std::string>{"a3", "d1", "c1", "a1"}));
+  query.status = "open";
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), (std::vector<std::string>{"a3", "d1", "a1"}));
+  query.status.reset();
+  query.subject = kCarol;
+  EXPECT_TRUE(store->ListLines(query).rows.empty());
+  query.subject.reset();
+
+  // Page by page: the owner order of the index does not show.
+  query.limit = 1;
+  std::vector<size_t> sizes;
+  EXPECT_EQ(Walk(*store, query, &sizes),
+            (std::vector<std::int64_t>{alices_again.seq, private_tip.seq, carols.seq, alices.seq}));
+  EXPECT_EQ(sizes, (std::vector<size_t>{1, 1, 1, 1, 0}));
+
+  EXPECT_EQ(Totals(store->SumLines(query)), (std::vector<std::string>{"eur 300 x1", "usd 900 x3"}));
+  query.status = "paid";
+  EXPECT_EQ(Totals(store->SumLines(query)), std::vector<std::string>{"usd 200 x1"});
+  query.status.reset();
+  query.record_uri = post2;
+  EXPECT_EQ(Totals(store->SumLines(query)), std::vector<std::string>{"usd 400 x1"});
+  // No record is called "".
+  query.record_uri = "";
+  EXPECT_TRUE(store->ListLines(query).rows.empty());
+  EXPECT_TRUE(store->SumLines(query).empty());
+
+  // Alice's tips of it, as before.
+  query.record_uri = post1;
+  query.did = kAlice;
+  query.limit = 20;
+  EXPECT_EQ(Rkeys(store->ListLines(query).rows), (std::vector<std::string>{"a3", "a1"}));
+}
+
+// A recipient's carts: any owner's with a line (item or subscription) paying them, each once.
+TEST_F(StoreTest, ListCartsOfARecipientAcrossOwners) {
+  RecordRow a1 = MakeCart(kAlice, "a1");
+  RecordRow a2 = MakeCart(kAlice, "a2");
+  RecordRow c1 = MakeCart(kCarol, "c1");
+  c1.status = "paid";
+  RecordRow d1 = MakeCart(kDave, "d1");
+  RecordRow b1 = MakeCart(kBob, "b1");
+  RecordRow profile = MakeRecord(kBob, kProfileCollection, "self");
+  RecordRow a1_to_bob = MakeLine(kAlice, kItemCollection, "i1", a1.uri, kBob);
+  RecordRow a2_to_carol = MakeLine(kAlice, kSubscriptionCollection, "s1", a2.uri, kCarol);
+  RecordRow c1_to_bob = MakeLine(kCarol, kSubscriptionCollection, "s1", c1.uri, kBob);
+  RecordRow c1_to_bob_again = MakeLine(kCarol, kItemCollection, "i1", c1.uri, kBob);
+  RecordRow d1_to_bob = MakeLine(kDave, kItemCollection, "i1", d1.uri, kBob);
+  RecordRow b1_to_alice = MakeLine(kBob, kItemCollection, "i1", b1.uri, kAlice);
+  RecordRow no_cart = MakeLine(kAlice, kItemCollection, "i2", "", kBob);
+  InsertAll(*store, {&a1, &a2, &c1, &d1, &b1, &profile, &a1_to_bob, &a2_to_carol, &c1_to_bob,
+                     &c1_to_bob_again, &d1_to_bob, &b1_to_alice, &no_cart});
+
+  CartQuery query;
+  query.subject = kBob;
+  auto page = store->ListCarts(query);
+  EXPECT_EQ(Rkeys(page.rows), (std::vector<std::string>{"d1", "c1", "a1"}));
+  EXPECT_FALSE(page.next_before_seq.has_value());
+  ASSERT_EQ(page.rows.size(), 3u);
+  ExpectSameRecord(page.rows[1], c1);
+  query.status = "paid";
+  EXPECT_EQ(Rkeys(store->ListCarts(query).rows), std::vector<std::string>{"c1"});
+  query.status = "open";
+  EXPECT_EQ(Rkeys(store->ListCarts(query).rows), (std::vector<std::string>{"d1", "a1"}));
+  query.status.reset();
+  query.subject = kCarol;
+  EXPECT_EQ(Rkeys(store->ListCarts(query).rows), std::vector<std::string>{"a2"});
+  query.subject = "did:plc:nobody";
+  EXPECT_TRUE(store->ListCarts(query).rows.empty());
+
+  query.subject = kBob;
+  query.limit = 1;
+  std::vector<size_t> sizes;
+  EXPECT_EQ(Walk(*store, query, &sizes), (std::vector<std::int64_t>{d1.seq, c1.seq, a1.seq}));
+  EXPECT_EQ(sizes, (std::vector<size_t>{1, 1, 1, 0}));
+
+  // With an owner, only theirs.
+  query.limit = 20;
+  query.did = kCarol;
+  EXPECT_EQ(Rkeys(store->ListCarts(query).rows), std::vector<std::string>{"c1"});
+  query.did = kAlice;
+  EXPECT_EQ(Rkeys(store->ListCarts(query).rows), std::vector<std::string>{"a1"});
+  query.did = kBob;
+  EXPECT_TRUE(store->ListCarts(query).rows.empty());
+}
+
+// Windows on created_at_us and completed_at_us, inclusive, each bound optional, for sums and
+// lists alike. A line not completed (0) is in no completion window.
+TEST_F(StoreTest, TimeWindowsOnSumLinesAndListLines) {
+  auto line = [](const std::string& did, std::string_view collection, const std::string& rkey,
+                 std::int64_t created, std::int64_t completed, std::int64_t amount) {
+    RecordRow row = MakeLine(did, collection, rkey, "", kBob);
+    row.created_at_us = created;
+    row.completed_at_us = completed;
+    row.amount = amount;
+    return row;
+  };
+  RecordRow l1 = line(kAlice, kItemCollection, "l1", 100, 0, 1);
+  RecordRow l2 = line(kAlice, kSubscriptionCollection, "l2", 200, 250, 10);
+  RecordRow l3 = line(kAlice, kItemCollection, "l3", 300, 350, 100);
+  RecordRow l4 = line(kAlice, kItemCollection, "l4", 400, 450, 1000);
+  RecordRow carols = line(kCarol, kItemCollection, "c1", 300, 350, 10000);
+  InsertAll(*store, {&l1, &l2, &l3, &l4, &carols});
+
+  LineQuery query;
+  query.did = kAlice;
+  auto expect = [&](const std::vector<std::string>& rkeys, const std::string& total) {
+    EXPECT_EQ(Rkeys(store->ListLines(query).rows), rkeys);
+    auto totals = Totals(store->SumLines(query));
+    EXPECT_EQ(totals, total.empty() ? std::vector<std::string>{} : std::vector{total});
+  };
+  expect({"l4", "l3", "l2", "l1"}, "usd 1111 x4");
+  query.completed_from_us = 250;
+  query.completed_to_us = 350;
+  expect({"l3", "l2"}, "usd 110 x2");
+  query.completed_to_us.reset();
+  expect({"l4", "l3", "l2"}, "usd 1110 x3");
+  query.completed_from_us.reset();
+  query.completed_to_us = 350;
+  expect({"l3", "l2"}, "usd 110 x2");
+  query.completed_from_us = 0;  // still only the completed ones
+  expect({"l3", "l2"}, "usd 110 x2");
+  query.completed_from_us = 351;
+  expect({}, "");
+  query.completed_from_us.reset();
+  query.completed_to_us.reset();
+
+  query.created_from_us = 200;
+  query.created_to_us = 300;
+  expect({"l3", "l2"}, "usd 110 x2");
+  query.created_from_us.reset();
+  query.created_to_us = 100;
+  expect({"l1"}, "usd 1 x1");
+  query.created_to_us.reset();
+  query.created_from_us = 400;
+  expect({"l4"}, "usd 1000 x1");
+
+  // Both windows, one collection, a page at a time.
+  query.created_from_us = 200;
+  query.completed_to_us = 450;
+  query.collection = std::string(kItemCollection);
+  expect({"l4", "l3"}, "usd 1100 x2");
+  query.limit = 1;
+  std::vector<size_t> sizes;
+  EXPECT_EQ(Walk(*store, query, &sizes), (std::vector<std::int64_t>{l4.seq, l3.seq}));
+
+  // Any owner: the recipient's lines in a window.
+  query = LineQuery{};
+  query.subject = kBob;
+  query.completed_from_us = 350;
+  query.completed_to_us = 350;
+  expect({"c1", "l3"}, "usd 10100 x2");
+}
+
+// "" for the owner needs a recipient or a record: without, nothing (not every owner's rows).
+TEST_F(StoreTest, AnyOwnerWithoutRecipientOrRecordFindsNothing) {
+  RecordRow cart = MakeCart(kAlice, "c1");
+  RecordRow item = MakeLine(kAlice, kItemCollection, "i1", cart.uri, kBob);
+  RecordRow subscription = MakeLine(kCarol, kSubscriptionCollection, "s1", "", kBob);
+  InsertAll(*store, {&cart, &item, &subscription});
+
+  LineQuery lines;
+  for (const std::string& collection :
+       {std::string(), std::string(kItemCollection), std::string(kSubscriptionCollection)}) {
+    lines.collection = collection;
+    for (const auto& status : std::vector<std::optional<std::string>>{std::nullopt, "open"}) {
+      lines.status = status;
+      auto page = store->ListLines(lines);
+      EXPECT_TRUE(page.rows.empty());
+      EXPECT_FALSE(page.next_before_seq.has_value());
+      EXPECT_TRUE(store->SumLines(lines).empty());
+    }
+  }
+  lines.completed_from_us = 1;
+  EXPECT_TRUE(store->SumLines(lines).empty());
+
+  CartQuery carts;
+  EXPECT_TRUE(store->ListCarts(carts).rows.empty());
+  carts.status = "open";
+  EXPECT_TRUE(store->ListCarts(carts).rows.empty());
 }
 
 TEST_F(StoreTest, LimitIsClampedToOneThroughHundred) {
