@@ -15,12 +15,15 @@ XrpcError ToXrpc(const workflow::Error& e) {
   return XrpcError::Named(e.name, e.message);
 }
 
-std::variant<store::RecordRow, XrpcError> OwnRecord(State& s, std::string_view uri,
-                                                    std::string_view did,
-                                                    std::string_view collection) {
-  // "Cart", "Item", "Subscription": error names and messages say which kind was wanted.
+std::string KindOf(std::string_view collection) {
   std::string kind(collection.substr(collection.rfind('.') + 1));
-  kind[0] = static_cast<char>(kind[0] - 'a' + 'A');
+  if (!kind.empty() && kind[0] >= 'a' && kind[0] <= 'z') kind[0] = static_cast<char>(kind[0] - 'a' + 'A');
+  return kind;
+}
+
+std::variant<store::RecordRow, XrpcError> RecordAt(State& s, std::string_view uri,
+                                                   std::string_view collection) {
+  const std::string kind = KindOf(collection);
   auto parts = lex::ParseAtUri(uri);
   if (!parts || parts->collection != collection || parts->rkey.empty()) {
     return XrpcError::Named("Invalid" + kind + "Uri",
@@ -28,11 +31,19 @@ std::variant<store::RecordRow, XrpcError> OwnRecord(State& s, std::string_view u
   }
   auto row = s.store.GetRecord(uri);
   if (!row) return XrpcError::Named(kind + "NotFound", kind + " not found: " + std::string(uri));
-  if (row->did != did) {
+  return std::move(*row);
+}
+
+std::variant<store::RecordRow, XrpcError> OwnRecord(State& s, std::string_view uri,
+                                                    std::string_view did,
+                                                    std::string_view collection) {
+  auto found = RecordAt(s, uri, collection);
+  if (auto* row = std::get_if<store::RecordRow>(&found); row && row->did != did) {
+    const std::string kind = KindOf(collection);
     return XrpcError::Named("Not" + kind + "Owner",
                             kind + " " + std::string(uri) + " is not in the caller's repo");
   }
-  return std::move(*row);
+  return found;
 }
 
 std::optional<XrpcError> CheckAmount(std::int64_t amount) {

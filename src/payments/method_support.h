@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "lex/tid.h"
 #include "payments/payments.h"
@@ -88,8 +89,14 @@ void RunProcedure(const StatePtr& s, xrpc::Request<M>& req, xrpc::Reply<typename
                   DeliverTo(std::move(reply)));
 }
 
-// A record of the caller's in `collection` (a k*Collection), by URI. Errors are named for the
-// kind: InvalidCartUri / CartNotFound / NotCartOwner, and likewise Item and Subscription.
+// "Cart", "Item", "Subscription", "Profile": the kind a collection holds, as error names say it.
+std::string KindOf(std::string_view collection);
+
+// A record we hold in `collection` (a k*Collection), by URI: Invalid<Kind>Uri if the URI is not
+// one of that collection, <Kind>NotFound if we hold none.
+std::variant<store::RecordRow, xrpc::XrpcError> RecordAt(State& s, std::string_view uri,
+                                                         std::string_view collection);
+// ... and in the caller's repo: Not<Kind>Owner otherwise.
 std::variant<store::RecordRow, xrpc::XrpcError> OwnRecord(State& s, std::string_view uri,
                                                           std::string_view did,
                                                           std::string_view collection);
@@ -105,9 +112,21 @@ std::variant<std::optional<std::int64_t>, xrpc::XrpcError> ParseCursor(
 // so that a rollback can put it back.
 workflow::Write UpdateOf(const store::RecordRow& row, std::string name, boost::json::object record);
 
-// Registers item.*, subscription.* and payment.list (lines.cc).
-void RegisterLineMethods(xrpc::Router& router, const StatePtr& s,
+// RecipientNotAccepting if a line's subject has a profile that turns its kind away
+// (acceptsItems / acceptsSubscriptions false). Reads every subject's profile at once.
+std::optional<xrpc::XrpcError> CheckRecipientsAccept(State& s,
+                                                     const std::vector<store::RecordRow>& lines);
+
+// Registers recipient.profile.get/put and repo.profile.get (profiles.cc).
+void RegisterProfiles(xrpc::Router& router, const StatePtr& s, const xrpc::MethodOptions& options);
+
+// Registers the queries on items and subscriptions, the payer's and the recipient's, and
+// payment.list (line_queries.cc).
+void RegisterLineQueries(xrpc::Router& router, const StatePtr& s,
                          const xrpc::MethodOptions& options);
+// Registers item.put, subscription.put and subscription.cancel (line_edits.cc).
+void RegisterLineEdits(xrpc::Router& router, const StatePtr& s,
+                       const xrpc::MethodOptions& options);
 
 }  // namespace atipay::payments
 

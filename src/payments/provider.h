@@ -21,6 +21,10 @@ class PaymentProvider {
   // Where the payer pays an open cart; `redirect_url` (may be empty) is where checkout returns.
   virtual std::string CheckoutUrl(std::string_view cart_uri,
                                   std::string_view redirect_url) const = 0;
+  // Whether `did` can be paid through this provider. One that pays out to recipients' own
+  // accounts (Stripe Connect) answers whether theirs is set up; the manual provider takes every
+  // payment itself.
+  virtual bool ReadyForPayment(std::string_view /*did*/) const { return true; }
 };
 
 // <base>?cart=<cart uri>[&redirect=<url>], percent-encoded.

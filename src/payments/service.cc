@@ -12,6 +12,8 @@
 #include "com/atiproto/payment/cart/put.h"
 #include "com/atiproto/payment/item/create.h"
 #include "com/atiproto/payment/subscription/create.h"
+#include "com/atiproto/recipient/payment/cart/get.h"
+#include "com/atiproto/recipient/payment/cart/list.h"
 #include "lex/cbor.h"
 #include "lex/formats.h"
 #include "lex/tid.h"
@@ -201,6 +203,7 @@ std::variant<Plan, XrpcError> PlanNewLine(State& s, Line line, const std::string
                                           std::string_view uri_field, std::string_view view_field,
                                           std::int64_t now) {
   if (auto e = CheckRedirect(redirect_url)) return *e;
+  if (auto e = CheckRecipientsAccept(s, {line.row})) return *e;
   Plan plan;
   store::RecordRow cart_row;
   if (cart_uri) {
@@ -336,6 +339,8 @@ std::variant<Plan, XrpcError> PlanClone(State& s, const lx::payment::cart::clone
       return XrpcError::Named("CartNotCloneable", "Cart lists " + src.uri + ", not a line");
     }
   }
+  // Someone who has stopped taking items or subscriptions is not paid again by a copy.
+  if (auto e = CheckRecipientsAccept(s, sources)) return *e;
   const std::string redirect = in.redirect_url.value_or(source.redirect_url);
   Line cart = NewCart(s, did, lines, source.currency, redirect, now);
   cart.row.cloned_from = source.uri;
@@ -564,6 +569,70 @@ xrpc::HandlerResult<lx::payment::cart::list::Output> CartList(
   return out;
 }
 
+// ---- recipient.payment.cart.get / recipient.payment.cart.list -------------------------------
+// A recipient sees the carts that pay them, with only their own lines resolved: the others are
+// between the payer and someone else. Read-only: the carts are in the payers' repos.
+
+xrpc::HandlerResult<lx::recipient::payment::cart::get::Output> RecipientCartGet(
+    State& s, xrpc::Request<lx::recipient::payment::cart::get::Method>& req) {
+  const auto& p = req.params;
+  const std::string& me = req.auth.did;
+  const std::int64_t now = s.now();
+  auto not_found = [&](std::string_view uri) {
+    return XrpcError::Named("CartNotFound", "No cart paying the caller lists or is " + std::string(uri));
+  };
+  std::string cart_uri;
+  if (p.uri) {
+    cart_uri = *p.uri;
+  } else if (p.item_uri || p.subscription_uri) {
+    const std::string& line_uri = p.item_uri ? *p.item_uri : *p.subscription_uri;
+    auto line = s.store.GetRecord(line_uri);
+    if (!line || line->subject != me || line->cart_uri.empty()) return not_found(line_uri);
+    cart_uri = line->cart_uri;
+  } else {
+    return XrpcError::InvalidRequest("one of uri, itemUri or subscriptionUri is required");
+  }
+  auto found = RecordAt(s, cart_uri, store::kCartCollection);
+  if (auto* e = std::get_if<XrpcError>(&found)) return std::move(*e);
+  const store::RecordRow& cart = std::get<store::RecordRow>(found);
+  json::array items, subscriptions;
+  for (const auto& line : s.store.GetRecords(CartLineUris(cart))) {
+    if (line.subject != me) continue;
+    (line.collection == store::kItemCollection ? items : subscriptions).push_back(ViewOf(line, now));
+  }
+  if (items.empty() && subscriptions.empty()) return not_found(cart_uri);
+  json::object out;
+  out["uri"] = cart.uri;
+  out["cid"] = cart.cid;
+  out["cart"] = ViewOf(cart, now);
+  out["items"] = std::move(items);
+  out["subscriptions"] = std::move(subscriptions);
+  return xrpc::JsonOutput{json::value(std::move(out))};
+}
+
+xrpc::HandlerResult<lx::recipient::payment::cart::list::Output> RecipientCartList(
+    State& s, xrpc::Request<lx::recipient::payment::cart::list::Method>& req) {
+  const auto& p = req.params;
+  const std::int64_t now = s.now();
+  store::CartQuery q;
+  q.did = p.sender.value_or("");  // "": carts of any payer
+  q.subject = req.auth.did;
+  q.status = p.status;
+  q.limit = static_cast<int>(p.limit);
+  auto cursor = ParseCursor(p.cursor);
+  if (auto* e = std::get_if<XrpcError>(&cursor)) return std::move(*e);
+  q.before_seq = std::get<std::optional<std::int64_t>>(cursor);
+  store::Page<store::RecordRow> page = s.store.ListCarts(q);
+  json::array carts;
+  for (const auto& row : page.rows) {
+    if (p.status && EffectiveStatus(row, now) != *p.status) continue;
+    carts.push_back(json::object{{"uri", row.uri}, {"cid", row.cid}, {"record", ViewOf(row, now)}});
+  }
+  json::object out{{"carts", std::move(carts)}};
+  if (page.next_before_seq) out["cursor"] = std::to_string(*page.next_before_seq);
+  return xrpc::JsonOutput{json::value(std::move(out))};
+}
+
 }  // namespace
 
 Service::Service(store::Store& store, const PaymentProvider& provider, Options options,
@@ -650,7 +719,13 @@ void Service::Register(xrpc::Router& router) {
   router.Add<lx::payment::cart::get::Method>(
       [s](auto& req, auto reply) { CartGet(s, req, std::move(reply)); }, auth);
   router.Add<lx::payment::cart::list::Method>([s](auto& req) { return CartList(*s, req); }, auth);
-  RegisterLineMethods(router, s, auth);
+  router.Add<lx::recipient::payment::cart::get::Method>(
+      [s](auto& req) { return RecipientCartGet(*s, req); }, auth);
+  router.Add<lx::recipient::payment::cart::list::Method>(
+      [s](auto& req) { return RecipientCartList(*s, req); }, auth);
+  RegisterLineQueries(router, s, auth);
+  RegisterProfiles(router, s, auth);
+  RegisterLineEdits(router, s, auth);
 }
 
 }  // namespace atipay::payments
