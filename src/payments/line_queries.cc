@@ -17,6 +17,9 @@
 #include "com/atiproto/recipient/payment/subscription/get.h"
 #include "com/atiproto/recipient/payment/subscription/list.h"
 #include "com/atiproto/recipient/payment/subscription/validate.h"
+#include "com/atiproto/repo/item/count.h"
+#include "com/atiproto/repo/subscription/count.h"
+#include "lex/formats.h"
 #include "payments/method_support.h"
 #include "payments/records.h"
 
@@ -283,6 +286,87 @@ Answer ValidateSubscriptions(State& s, const Party& party, const std::optional<s
   return JsonOutput{std::move(*refusal)};
 }
 
+// ---- repo.item.count / repo.subscription.count ---------------------------------------------
+// Public counts of paid lines. The sum is shown only to whom it is about: the recipient, the
+// tipped record's owner, or the payer counting their own. Private items count too: a count
+// names no one.
+
+// [startDate, endDate] in microseconds; InvalidRequest for a bound that is not a datetime.
+std::variant<std::pair<std::optional<std::int64_t>, std::optional<std::int64_t>>, XrpcError> Window(
+    const std::optional<std::string>& start, const std::optional<std::string>& end) {
+  std::pair<std::optional<std::int64_t>, std::optional<std::int64_t>> window;
+  for (auto [text, bound] : {std::pair{&start, &window.first}, std::pair{&end, &window.second}}) {
+    if (!*text) continue;
+    *bound = ParseDatetime(**text);
+    if (!*bound) return XrpcError::InvalidRequest(**text + " is not a datetime");
+  }
+  // Stored datetimes are written to the millisecond: an end bound takes in its whole millisecond.
+  if (window.second) *window.second += 999;
+  return window;
+}
+
+Answer Count(State& s, const store::LineQuery& query, bool show_sum) {
+  std::int64_t count = 0;
+  const store::LineTotal* best = nullptr;
+  const std::vector<store::LineTotal> totals = s.store.SumLines(query);
+  for (const auto& total : totals) {
+    count += total.count;
+    if (!best || total.amount > best->amount) best = &total;
+  }
+  json::object out{{"count", count}};
+  // Sums in different currencies do not add up; the largest one speaks.
+  if (show_sum && best) {
+    out["amount"] = best->amount;
+    out["currency"] = best->currency;
+  }
+  return JsonOutput{json::value(std::move(out))};
+}
+
+Answer CountItems(State& s, const std::string& caller,
+                  const lx::repo::item::count::Params& p) {
+  auto window = Window(p.start_date, p.end_date);
+  if (auto* e = std::get_if<XrpcError>(&window)) return std::move(*e);
+  store::LineQuery q;
+  q.collection = std::string(store::kItemCollection);
+  q.status = "completed";
+  std::tie(q.completed_from_us, q.completed_to_us) = std::get<0>(window);
+  bool show_sum = false;
+  if (p.record_uri) {
+    q.record_uri = p.record_uri;
+    auto parts = lex::ParseAtUri(*p.record_uri);
+    show_sum = parts && !caller.empty() && parts->authority == caller;
+  } else if (p.subject) {
+    q.subject = p.subject;
+    show_sum = *p.subject == caller;
+  } else if (!caller.empty()) {
+    q.did = caller;
+    show_sum = true;
+  } else {
+    return XrpcError::InvalidRequest("recordUri or subject is required without a service token");
+  }
+  return Count(s, q, show_sum);
+}
+
+Answer CountSubscriptions(State& s, const std::string& caller,
+                          const lx::repo::subscription::count::Params& p) {
+  auto window = Window(p.start_date, p.end_date);
+  if (auto* e = std::get_if<XrpcError>(&window)) return std::move(*e);
+  store::LineQuery q;
+  q.collection = std::string(store::kSubscriptionCollection);
+  q.status = "active";
+  // billingStartDate is the subscription's creation time: set so on create and clone, and
+  // subscription.put cannot move it.
+  std::tie(q.created_from_us, q.created_to_us) = std::get<0>(window);
+  if (p.subject) {
+    q.subject = p.subject;
+  } else if (!caller.empty()) {
+    q.did = caller;
+  } else {
+    return XrpcError::InvalidRequest("subject is required without a service token");
+  }
+  return Count(s, q, !p.subject || *p.subject == caller);
+}
+
 }  // namespace
 
 void RegisterLineQueries(xrpc::Router& router, const StatePtr& s,
@@ -389,6 +473,21 @@ void RegisterLineQueries(xrpc::Router& router, const StatePtr& s,
             *s, Recipient(req.auth), p.subscription_uri, p.sender, p.amount, "sender"));
       },
       options);
+
+  // Counts are public: a token only adds the caller's own sums.
+  xrpc::MethodOptions open = options;
+  open.auth = xrpc::AuthPolicy::kOptional;
+  router.Add<lx::repo::item::count::Method>(
+      [s](auto& req) {
+        return Reply<lx::repo::item::count::Output>(CountItems(*s, req.auth.did, req.params));
+      },
+      open);
+  router.Add<lx::repo::subscription::count::Method>(
+      [s](auto& req) {
+        return Reply<lx::repo::subscription::count::Output>(
+            CountSubscriptions(*s, req.auth.did, req.params));
+      },
+      open);
 }
 
 }  // namespace atipay::payments

@@ -19,6 +19,8 @@ constexpr char kFromCartList[] = "com.atiproto.recipient.payment.cart.list";
 constexpr char kProfileGet[] = "com.atiproto.recipient.profile.get";
 constexpr char kProfilePut[] = "com.atiproto.recipient.profile.put";
 constexpr char kPublicProfile[] = "com.atiproto.repo.profile.get";
+constexpr char kItemCount[] = "com.atiproto.repo.item.count";
+constexpr char kSubscriptionCount[] = "com.atiproto.repo.subscription.count";
 
 constexpr char kPost[] = "at://did:plc:carolcarolcarolcarolcaro/app.bsky.feed.post/3kabcdefghij2";
 constexpr char kEve[] = "did:plc:eveeveeveeveeveeveeveeveev";
@@ -44,6 +46,13 @@ class RecipientFlowTest : public PaymentFlowTest {
   }
   json::object Query(std::string_view did, std::string_view nsid, json::object params = {}) {
     return Ok(Run(did, nsid, std::move(params), false));
+  }
+  // A query without a token.
+  agent::XrpcResult Anonymous(std::string_view nsid, json::object params) {
+    agent::HttpCallerOptions o;
+    o.base_url = "http://127.0.0.1:" + std::to_string(server_->port());
+    HttpXrpcCaller anonymous(o);
+    return anonymous.Call(nsid, false, params);
   }
 };
 
@@ -187,10 +196,7 @@ TEST_F(RecipientFlowTest, AProfileIsCreatedThenUpdatedAndTheCreateMethodsRespect
 
   // Anyone may look, with or without a token.
   EXPECT_EQ(Query(kBob, kPublicProfile, {{"did", kCarol}}).at("profile").at("acceptsItems"), false);
-  agent::HttpCallerOptions o;
-  o.base_url = "http://127.0.0.1:" + std::to_string(server_->port());
-  HttpXrpcCaller anonymous(o);
-  agent::XrpcResult pub = anonymous.Call(kPublicProfile, false, {{"did", kCarol}});
+  agent::XrpcResult pub = Anonymous(kPublicProfile, {{"did", kCarol}});
   ASSERT_EQ(pub.status, 200) << pub.ErrorName();
   EXPECT_EQ(pub.body.at("profile").at("acceptsItems"), false);
   EXPECT_EQ(pub.body.at("did"), kCarol);
@@ -211,6 +217,56 @@ TEST_F(RecipientFlowTest, AProfileIsCreatedThenUpdatedAndTheCreateMethodsRespect
   json::object closed = Ok(Run(kCarol, kProfilePut, {{"acceptsItems", false}}));
   EXPECT_EQ(closed.at("readyForPayment"), false);
   EXPECT_EQ(Query(kCarol, kProfileGet).at("profile").at("acceptsSubscriptions"), false);
+}
+
+TEST_F(RecipientFlowTest, CountsArePublicAndSumsAreShownOnlyToWhomTheyAreAbout) {
+  json::object alice = Item(kAlice, kCarol, 100, {{"recordUri", kPost}});
+  Item(kAlice, kDave, 300, {{"cartUri", alice.at("cartUri")}});
+  json::object bob = Item(kBob, kCarol, 200, {{"recordUri", kPost}, {"isPrivate", true}});
+  Item(kBob, kCarol, 999);  // never paid
+  Pay(std::string(alice.at("cartUri").as_string()), PaymentOutcome::kCompleted);
+  const std::int64_t first_paid = now_.load();
+  now_ += 60'000'000;
+  Pay(std::string(bob.at("cartUri").as_string()), PaymentOutcome::kCompleted);
+
+  agent::XrpcResult pub = Anonymous(kItemCount, {{"recordUri", kPost}});
+  ASSERT_EQ(pub.status, 200) << pub.ErrorName() << ": " << pub.ErrorMessage();
+  EXPECT_EQ(pub.body.at("count"), 2);
+  EXPECT_FALSE(pub.body.as_object().contains("amount"));
+  json::object owner = Query(kCarol, kItemCount, {{"recordUri", kPost}});
+  EXPECT_EQ(owner.at("count"), 2);
+  EXPECT_EQ(owner.at("amount"), 300);
+  EXPECT_EQ(owner.at("currency"), "USD");
+  EXPECT_FALSE(Query(kBob, kItemCount, {{"subject", kCarol}}).contains("amount"));
+  EXPECT_EQ(Query(kBob, kItemCount, {{"subject", kCarol}}).at("count"), 2);
+  EXPECT_EQ(Query(kCarol, kItemCount, {{"subject", kCarol}}).at("amount"), 300);
+  json::object sent = Query(kAlice, kItemCount);
+  EXPECT_EQ(sent.at("count"), 2);
+  EXPECT_EQ(sent.at("amount"), 400);
+  EXPECT_EQ(Anonymous(kItemCount, {}).ErrorName(), "InvalidRequest");
+
+  // Windows on completedAt, bounds inclusive.
+  EXPECT_EQ(Query(kCarol, kItemCount, {{"subject", kCarol}, {"startDate", FormatDatetime(first_paid + 1000)}})
+                .at("amount"),
+            200);
+  EXPECT_EQ(Query(kCarol, kItemCount, {{"subject", kCarol}, {"endDate", FormatDatetime(first_paid)}})
+                .at("amount"),
+            100);
+
+  json::object sub = Subscription(kAlice, kCarol);
+  Subscription(kBob, kCarol);  // pending: not counted
+  EXPECT_EQ(Query(kCarol, kSubscriptionCount, {{"subject", kCarol}}).at("count"), 0);
+  Pay(std::string(sub.at("cartUri").as_string()), PaymentOutcome::kCompleted);
+  json::object subs = Query(kCarol, kSubscriptionCount, {{"subject", kCarol}});
+  EXPECT_EQ(subs.at("count"), 1);
+  EXPECT_EQ(subs.at("amount"), 400);
+  EXPECT_FALSE(Anonymous(kSubscriptionCount, {{"subject", kCarol}}).body.as_object().contains("amount"));
+  EXPECT_EQ(Query(kAlice, kSubscriptionCount).at("count"), 1);
+  const std::string start(sub.at("subscription").at("billingStartDate").as_string());
+  EXPECT_EQ(Query(kCarol, kSubscriptionCount, {{"subject", kCarol}, {"endDate", start}}).at("count"), 1);
+  EXPECT_EQ(Query(kCarol, kSubscriptionCount, {{"subject", kCarol}, {"startDate", FormatDatetime(now_.load() + 1000)}})
+                .at("count"),
+            0);
 }
 
 }  // namespace
