@@ -120,6 +120,11 @@ std::string EffectiveStatus(const store::RecordRow& row, std::int64_t now_us) {
       row.expires_at_us <= now_us) {
     return "expired";
   }
+  if (row.collection == store::kSubscriptionCollection && row.status == "cancelled") {
+    auto until = ParseDatetime(StringField(ParseRecordJson(row.record_json).value_or(json::object{}),
+                                           "accessUntil"));
+    if (until && *until <= now_us) return "expired";
+  }
   return row.status;
 }
 

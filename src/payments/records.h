@@ -29,7 +29,7 @@ std::int64_t NextBillingDate(std::int64_t start_us, std::string_view interval, s
 bool IsCurrencyCode(std::string_view code);
 
 // The status a row has now: an open cart past its expiry is expired even before the sweeper
-// has run.
+// has run; a cancelled subscription is expired once its paid period (accessUntil) is over.
 std::string EffectiveStatus(const store::RecordRow& row, std::int64_t now_us);
 
 // The record as it should be in the user's repo now: the record we last had written, with our

@@ -245,6 +245,13 @@ TEST_F(LinesTest, ASubscriptionIsValidWhileActiveAndUntilThePaidPeriodEndsAfterC
   json::object over = validate({{"subject", kDave}});
   EXPECT_EQ(over.at("valid"), false);
   EXPECT_EQ(over.at("reason"), "Subscription " + sub + " is cancelled and its paid period is over");
+  // ... and from then on it reads as expired, and the repo is told so on the next cart.get.
+  EXPECT_EQ(Ok(Run(kAlice, kSubscriptionGet, {{"uri", sub}}, false)).at("subscription").at("status"),
+            "expired");
+  RunResult synced = Run(kAlice, kCartGet, {{"subscriptionUri", sub}}, false);
+  EXPECT_EQ(Ok(synced).at("subscriptions").at(0).at("status"), "expired");
+  EXPECT_EQ(repo_.Get(sub)->value.at("status"), "expired");
+  ExpectStoreMatchesRepo(sub);
 }
 
 TEST_F(LinesTest, ItemPutRewritesAPendingItemAndMovesItsCartsTotal) {
