@@ -578,8 +578,8 @@ xrpc::HandlerResult<lx::recipient::payment::cart::get::Output> RecipientCartGet(
   const auto& p = req.params;
   const std::string& me = req.auth.did;
   const std::int64_t now = s.now();
-  auto not_found = [&](std::string_view uri) {
-    return XrpcError::Named("CartNotFound", "No cart paying the caller lists or is " + std::string(uri));
+  auto not_found = [&](std::string_view what) {
+    return XrpcError::Named("CartNotFound", "No cart paying the caller " + std::string(what));
   };
   std::string cart_uri;
   if (p.uri) {
@@ -587,7 +587,7 @@ xrpc::HandlerResult<lx::recipient::payment::cart::get::Output> RecipientCartGet(
   } else if (p.item_uri || p.subscription_uri) {
     const std::string& line_uri = p.item_uri ? *p.item_uri : *p.subscription_uri;
     auto line = s.store.GetRecord(line_uri);
-    if (!line || line->subject != me || line->cart_uri.empty()) return not_found(line_uri);
+    if (!line || line->subject != me || line->cart_uri.empty()) return not_found("lists " + line_uri);
     cart_uri = line->cart_uri;
   } else {
     return XrpcError::InvalidRequest("one of uri, itemUri or subscriptionUri is required");
@@ -600,7 +600,7 @@ xrpc::HandlerResult<lx::recipient::payment::cart::get::Output> RecipientCartGet(
     if (line.subject != me) continue;
     (line.collection == store::kItemCollection ? items : subscriptions).push_back(ViewOf(line, now));
   }
-  if (items.empty() && subscriptions.empty()) return not_found(cart_uri);
+  if (items.empty() && subscriptions.empty()) return not_found("is " + cart_uri);
   json::object out;
   out["uri"] = cart.uri;
   out["cid"] = cart.cid;
