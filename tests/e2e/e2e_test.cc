@@ -50,6 +50,10 @@ constexpr char kSubscriptionCreate[] = "com.atiproto.payment.subscription.create
 constexpr char kCartGet[] = "com.atiproto.payment.cart.get";
 constexpr char kCartList[] = "com.atiproto.payment.cart.list";
 constexpr char kClone[] = "com.atiproto.payment.cart.clone";
+constexpr char kItemPut[] = "com.atiproto.payment.item.put";
+constexpr char kSubscriptionCancel[] = "com.atiproto.payment.subscription.cancel";
+constexpr char kProfilePut[] = "com.atiproto.recipient.profile.put";
+constexpr char kRecipientItemGet[] = "com.atiproto.recipient.payment.item.get";
 constexpr char kCart[] = "com.atiproto.cart";
 constexpr char kItem[] = "com.atiproto.item";
 constexpr char kSubscription[] = "com.atiproto.subscription";
@@ -644,6 +648,45 @@ TEST_F(E2eTest, CloneOfAnotherUsersCartIsRefused) {
   // Nor did the server keep anything for bob.
   RunResult list = Run(*bob_, kCartList, false, {});
   EXPECT_TRUE(Arr(Ok(list), "carts").empty());
+}
+
+// A profile created and then updated, a pending item rewritten (its cart's total with it) and
+// a paid subscription cancelled: each #create / #update lands on the real PDS exactly as we
+// keep it, CIDs included.
+TEST_F(E2eTest, ProfilesPutsAndCancelsLandOnThePds) {
+  const std::string profile = "at://" + net_->bob.did + "/com.atiproto.profile/self";
+  // Settings that turn nothing away: the other tests pay bob.
+  json::object made = Ok(Run(*bob_, kProfilePut, true, {{"disableReceiptNotifications", true}}));
+  EXPECT_EQ(Str(made, "uri"), profile);
+  json::object value = ExpectOnPds(profile, Str(made, "cid"), nullptr);
+  EXPECT_EQ(value.at("disableReceiptNotifications"), true);
+  json::object changed = Ok(Run(*bob_, kProfilePut, true, {{"acceptsItems", true}}));
+  value = ExpectOnPds(profile, Str(changed, "cid"), nullptr);
+  EXPECT_EQ(value.at("acceptsItems"), true);
+  EXPECT_EQ(value.at("disableReceiptNotifications"), true) << "settings not given are kept";
+  EXPECT_TRUE(value.contains("updatedAt"));
+
+  const SourceCart src = NewSourceCart(true);
+  ASSERT_FALSE(src.subscription.empty());
+  json::object item = ExpectOnPds(src.item, "", nullptr);
+  item["amount"] = 700;
+  item["message"] = "more thanks";
+  RunResult put = Run(*alice_, kItemPut, true, {{"uri", src.item}, {"record", item}});
+  json::object out = Ok(put);
+  EXPECT_EQ(put.writes.size(), 2u) << "the item, then its cart's total";
+  ExpectOnPds(src.item, Str(out, "cid"), nullptr);
+  EXPECT_EQ(ExpectOnPds(src.cart, "", nullptr).at("total"), 1000);
+  // The recipient sees the new amount.
+  json::object seen = Ok(Run(*bob_, kRecipientItemGet, false, {{"uri", src.item}}));
+  EXPECT_EQ(Obj(seen, "item").at("amount"), 700);
+
+  RecordPayment(src.cart);
+  RunResult cancel = Run(*alice_, kSubscriptionCancel, true, {{"subscriptionUri", src.subscription}});
+  json::object cancelled = Ok(cancel);
+  ASSERT_EQ(cancel.writes.size(), 1u);
+  json::object sub = ExpectOnPds(src.subscription, "", &Obj(cancelled, "subscription"));
+  EXPECT_EQ(sub.at("status"), "cancelled");
+  EXPECT_EQ(Str(sub, "accessUntil"), Str(cancelled, "accessUntil"));
 }
 
 // The agent's own create of the new cart fails on the real PDS (a record is already at that
