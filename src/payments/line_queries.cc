@@ -32,7 +32,7 @@ using xrpc::XrpcError;
 
 namespace {
 
-using Answer = std::variant<JsonOutput, XrpcError>;
+using Answer = QueryAnswer;
 
 // Subscriptions between two parties that subscription.validate looks through (newest first).
 constexpr int kValidateScan = 100;
@@ -74,12 +74,6 @@ struct Party {
 
 Party Payer(const xrpc::AuthContext& auth) { return {Party::Side::kPayer, auth.did}; }
 Party Recipient(const xrpc::AuthContext& auth) { return {Party::Side::kRecipient, auth.did}; }
-
-template <class Out>
-xrpc::HandlerResult<Out> Reply(Answer answer) {
-  if (auto* e = std::get_if<XrpcError>(&answer)) return std::move(*e);
-  return std::move(std::get<JsonOutput>(answer));
-}
 
 std::string Lower(std::string kind) {
   if (!kind.empty()) kind[0] = static_cast<char>(kind[0] - 'A' + 'a');

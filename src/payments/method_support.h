@@ -101,6 +101,15 @@ std::variant<store::RecordRow, xrpc::XrpcError> OwnRecord(State& s, std::string_
                                                           std::string_view did,
                                                           std::string_view collection);
 
+// A query's answer: JSON (checked against the output schema by the router) or an error.
+using QueryAnswer = std::variant<xrpc::JsonOutput, xrpc::XrpcError>;
+
+template <class Out>
+xrpc::HandlerResult<Out> Reply(QueryAnswer answer) {
+  if (auto* e = std::get_if<xrpc::XrpcError>(&answer)) return std::move(*e);
+  return std::move(std::get<xrpc::JsonOutput>(answer));
+}
+
 std::optional<xrpc::XrpcError> CheckAmount(std::int64_t amount);
 std::optional<xrpc::XrpcError> CheckCurrency(std::string_view currency);
 

@@ -539,34 +539,35 @@ void CartGet(const StatePtr& s, xrpc::Request<lx::payment::cart::get::Method>& r
 
 // ---- payment.cart.list ---------------------------------------------------------------------
 
+// One page of carts as {carts: [{uri, cid, record}], cursor?}: the payer's cart.list and the
+// recipient's.
+QueryAnswer CartsPage(State& s, store::CartQuery q, const std::optional<std::string>& cursor,
+                      std::int64_t limit) {
+  const std::int64_t now = s.now();
+  q.limit = static_cast<int>(limit);
+  auto before = ParseCursor(cursor);
+  if (auto* e = std::get_if<XrpcError>(&before)) return std::move(*e);
+  q.before_seq = std::get<std::optional<std::int64_t>>(before);
+  store::Page<store::RecordRow> page = s.store.ListCarts(q);
+  json::array carts;
+  for (const auto& row : page.rows) {
+    // An open cart past its expiry is expired even if the sweeper has not run yet.
+    if (q.status && EffectiveStatus(row, now) != *q.status) continue;
+    carts.push_back(json::object{{"uri", row.uri}, {"cid", row.cid}, {"record", ViewOf(row, now)}});
+  }
+  json::object out{{"carts", std::move(carts)}};
+  if (page.next_before_seq) out["cursor"] = std::to_string(*page.next_before_seq);
+  return xrpc::JsonOutput{json::value(std::move(out))};
+}
+
 xrpc::HandlerResult<lx::payment::cart::list::Output> CartList(
     State& s, xrpc::Request<lx::payment::cart::list::Method>& req) {
   const auto& p = req.params;
-  const std::int64_t now = s.now();
   store::CartQuery q;
   q.did = req.auth.did;
   q.status = p.status;
   q.subject = p.subject;
-  q.limit = static_cast<int>(p.limit);
-  auto cursor = ParseCursor(p.cursor);
-  if (auto* e = std::get_if<XrpcError>(&cursor)) return std::move(*e);
-  q.before_seq = std::get<std::optional<std::int64_t>>(cursor);
-  store::Page<store::RecordRow> page = s.store.ListCarts(q);
-  lx::payment::cart::list::Output out;
-  for (const auto& row : page.rows) {
-    // An open cart past its expiry is expired even if the sweeper has not run yet.
-    if (p.status && EffectiveStatus(row, now) != *p.status) continue;
-    lx::payment::cart::list::CartResponse entry;
-    entry.uri = row.uri;
-    entry.cid = row.cid;
-    lex::Errors errors;
-    if (!Parse(json::value(ViewOf(row, now)), entry.record, lex::Path("record"), errors)) {
-      return XrpcError::Internal();
-    }
-    out.carts.push_back(std::move(entry));
-  }
-  if (page.next_before_seq) out.cursor = std::to_string(*page.next_before_seq);
-  return out;
+  return Reply<lx::payment::cart::list::Output>(CartsPage(s, std::move(q), p.cursor, p.limit));
 }
 
 // ---- recipient.payment.cart.get / recipient.payment.cart.list -------------------------------
@@ -613,24 +614,12 @@ xrpc::HandlerResult<lx::recipient::payment::cart::get::Output> RecipientCartGet(
 xrpc::HandlerResult<lx::recipient::payment::cart::list::Output> RecipientCartList(
     State& s, xrpc::Request<lx::recipient::payment::cart::list::Method>& req) {
   const auto& p = req.params;
-  const std::int64_t now = s.now();
   store::CartQuery q;
   q.did = p.sender.value_or("");  // "": carts of any payer
   q.subject = req.auth.did;
   q.status = p.status;
-  q.limit = static_cast<int>(p.limit);
-  auto cursor = ParseCursor(p.cursor);
-  if (auto* e = std::get_if<XrpcError>(&cursor)) return std::move(*e);
-  q.before_seq = std::get<std::optional<std::int64_t>>(cursor);
-  store::Page<store::RecordRow> page = s.store.ListCarts(q);
-  json::array carts;
-  for (const auto& row : page.rows) {
-    if (p.status && EffectiveStatus(row, now) != *p.status) continue;
-    carts.push_back(json::object{{"uri", row.uri}, {"cid", row.cid}, {"record", ViewOf(row, now)}});
-  }
-  json::object out{{"carts", std::move(carts)}};
-  if (page.next_before_seq) out["cursor"] = std::to_string(*page.next_before_seq);
-  return xrpc::JsonOutput{json::value(std::move(out))};
+  return Reply<lx::recipient::payment::cart::list::Output>(
+      CartsPage(s, std::move(q), p.cursor, p.limit));
 }
 
 }  // namespace
