@@ -1,5 +1,8 @@
 #include "payments/provider.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "payments/records.h"
 
 namespace atipay::payments {
@@ -71,6 +74,45 @@ store::Status RecordPayment(store::WriteTxn& txn, std::string_view cart_uri,
                                       outcome == PaymentOutcome::kCompleted ? "completed" : "failed",
                                       source, now_us);
       !s.ok()) {
+    return s;
+  }
+  if (note) *note = std::move(summary);
+  return store::Status::Ok();
+}
+
+store::Status RecordSubscriptionOutcome(store::WriteTxn& txn, std::string_view subscription_uri,
+                                        SubscriptionOutcome outcome, std::string_view source,
+                                        std::int64_t now_us, std::string* note) {
+  using Code = store::Status::Code;
+  auto sub = txn.GetRecord(subscription_uri);
+  if (!sub || sub->collection != store::kSubscriptionCollection) {
+    return store::Status::Error(Code::kNotFound, "no subscription " + std::string(subscription_uri));
+  }
+  const std::string status = EffectiveStatus(*sub, now_us);
+  struct Rule {
+    const char* name;
+    const char* target;
+    std::vector<std::string_view> from;  // the statuses it may come from
+  };
+  static const Rule kRules[] = {
+      {"renewed", "active", {"active", "past_due"}},
+      {"past_due", "past_due", {"active"}},
+      {"expired", "expired", {"active", "past_due", "cancelled"}},
+  };
+  const Rule& rule = kRules[static_cast<int>(outcome)];
+  std::string summary;
+  if (status == rule.target && outcome != SubscriptionOutcome::kRenewed) {
+    summary = "subscription already " + status + "; nothing changed";
+  } else if (std::find(rule.from.begin(), rule.from.end(), status) == rule.from.end()) {
+    return store::Status::Error(Code::kAborted, "subscription is " + status + "; it cannot be " +
+                                                    rule.name);
+  } else {
+    sub->status = rule.target;
+    sub->updated_at_us = now_us;
+    if (auto s = txn.UpdateRecord(*sub); !s.ok()) return s;
+    summary = "subscription " + status + " -> " + rule.target;
+  }
+  if (auto s = txn.InsertPaymentEvent(subscription_uri, rule.name, source, now_us); !s.ok()) {
     return s;
   }
   if (note) *note = std::move(summary);

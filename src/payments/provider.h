@@ -50,6 +50,17 @@ store::Status RecordPayment(store::WriteTxn& txn, std::string_view cart_uri,
                             PaymentOutcome outcome, std::string_view source, std::int64_t now_us,
                             std::string* note);
 
+// What happens to a subscription after its first payment (which is its cart's):
+//   renewed:  a period's payment arrived: active or past_due -> active;
+//   past_due: a period's payment failed: active -> past_due (no access until renewed);
+//   expired:  it ends: active, past_due or cancelled -> expired.
+// Anything else is refused (kAborted, with why); an outcome it already has is a no-op. Logged in
+// the payment event table under the subscription's URI.
+enum class SubscriptionOutcome { kRenewed, kPastDue, kExpired };
+store::Status RecordSubscriptionOutcome(store::WriteTxn& txn, std::string_view subscription_uri,
+                                        SubscriptionOutcome outcome, std::string_view source,
+                                        std::int64_t now_us, std::string* note);
+
 }  // namespace atipay::payments
 
 #endif  // ATIPAY_PAYMENTS_PROVIDER_H_

@@ -687,6 +687,14 @@ TEST_F(E2eTest, ProfilesPutsAndCancelsLandOnThePds) {
   json::object sub = ExpectOnPds(src.subscription, "", &Obj(cancelled, "subscription"));
   EXPECT_EQ(sub.at("status"), "cancelled");
   EXPECT_EQ(Str(sub, "accessUntil"), Str(cancelled, "accessUntil"));
+
+  // The operator ends it early; a renewal of an ended subscription is refused.
+  Command ended = Admin({"subscription", src.subscription, "expired"});
+  EXPECT_EQ(ended.exit, 0) << ended.output;
+  EXPECT_NE(ended.output.find("cancelled -> expired"), std::string::npos) << ended.output;
+  Command refused = Admin({"subscription", src.subscription, "renewed"});
+  EXPECT_EQ(refused.exit, 1) << refused.output;
+  EXPECT_NE(refused.output.find("it cannot be renewed"), std::string::npos) << refused.output;
 }
 
 // The agent's own create of the new cart fails on the real PDS (a record is already at that

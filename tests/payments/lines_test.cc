@@ -254,6 +254,47 @@ TEST_F(LinesTest, ASubscriptionIsValidWhileActiveAndUntilThePaidPeriodEndsAfterC
   ExpectStoreMatchesRepo(sub);
 }
 
+TEST_F(LinesTest, AnOperatorRecordsRenewalsLapsesAndTheEndOfASubscription) {
+  json::object first = NewItem(kAlice, 100);
+  const std::string cart(first.at("cartUri").as_string());
+  const std::string sub(NewSubscription(kAlice, cart).at("subscriptionUri").as_string());
+  auto record = [&](SubscriptionOutcome outcome) {
+    std::string note;
+    store::Status st = store_->WriteSync([&](store::WriteTxn& t) {
+      return RecordSubscriptionOutcome(t, sub, outcome, "test", now_.load(), &note);
+    });
+    return st.ok() ? note : "refused: " + st.message;
+  };
+  auto access = [&] {
+    return Ok(Run(kAlice, kSubscriptionValidate, {{"subscriptionUri", sub}}, false)).at("valid");
+  };
+  EXPECT_EQ(record(SubscriptionOutcome::kRenewed),
+            "refused: subscription is pending; it cannot be renewed")
+      << "the first payment is its cart's";
+  Pay(cart, PaymentOutcome::kCompleted);
+
+  EXPECT_EQ(record(SubscriptionOutcome::kPastDue), "subscription active -> past_due");
+  EXPECT_EQ(access(), false);
+  json::object view = Ok(Run(kAlice, kSubscriptionGet, {{"uri", sub}}, false)).at("subscription").as_object();
+  EXPECT_EQ(view.at("status"), "past_due");
+  EXPECT_FALSE(view.contains("renewalDate"));
+  EXPECT_EQ(record(SubscriptionOutcome::kPastDue), "subscription already past_due; nothing changed");
+  EXPECT_EQ(record(SubscriptionOutcome::kRenewed), "subscription past_due -> active");
+  EXPECT_EQ(access(), true);
+  EXPECT_EQ(record(SubscriptionOutcome::kRenewed), "subscription active -> active");
+
+  EXPECT_EQ(record(SubscriptionOutcome::kExpired), "subscription active -> expired");
+  EXPECT_EQ(access(), false);
+  EXPECT_EQ(record(SubscriptionOutcome::kRenewed),
+            "refused: subscription is expired; it cannot be renewed");
+  EXPECT_EQ(Run(kAlice, kSubscriptionCancel, {{"subscriptionUri", sub}}).error,
+            "SubscriptionNotActive");
+  // The repo hears of it on the next cart.get.
+  Ok(Run(kAlice, kCartGet, {{"uri", cart}}, false));
+  EXPECT_EQ(repo_.Get(sub)->value.at("status"), "expired");
+  ExpectStoreMatchesRepo(sub);
+}
+
 TEST_F(LinesTest, ItemPutRewritesAPendingItemAndMovesItsCartsTotal) {
   json::object first = NewItem(kAlice, 500);
   const std::string cart(first.at("cartUri").as_string());

@@ -1,6 +1,7 @@
 // atipay-admin: operator commands on the database of a running (or stopped) atipay-server.
 //
 //   atipay-admin --db PATH payment CART_AT_URI completed|failed
+//   atipay-admin --db PATH subscription SUBSCRIPTION_AT_URI renewed|past_due|expired
 //   atipay-admin --db PATH show AT_URI
 //   atipay-admin --db PATH sweep
 //
@@ -28,6 +29,16 @@ Usage:
         completed: the cart becomes completed, its items completed, its subscriptions active;
         failed:    its pending items become failed; the cart stays as it is.
       The user's repo catches up on their next com.atiproto.payment.cart.get.
+  atipay-admin --db PATH subscription SUBSCRIPTION_AT_URI renewed|past_due|expired
+      Records what happened to a paid subscription since:
+        renewed:  a period was paid: active (also from past_due);
+        past_due: a period's payment failed: past_due, no access until renewed;
+        expired:  it ended (also a cancelled one, before its paid period is over).
+  atipay-admin --db PATH subscription SUBSCRIPTION_AT_URI renewed|past_due|expired
+      Records what happened to a paid subscription since:
+        renewed:  a period was paid: active (also from past_due);
+        past_due: a period's payment failed: past_due, no access until renewed;
+        expired:  it ended (also a cancelled one, before its paid period is over).
   atipay-admin --db PATH show AT_URI
       Prints the row we keep for a cart, item or subscription (JSON).
   atipay-admin --db PATH sweep
@@ -36,6 +47,16 @@ Usage:
   --db PATH defaults to $ATIPAY_DB, then atipay.db (as atipay-server).
 Exit status: 0 done, 1 refused or not found, 2 usage or database error.
 )";
+
+// An outcome's exit: 0 recorded, 1 refused or not found, 2 the database failed.
+int Report(const atipay::store::Status& status, const std::string& uri, const std::string& note) {
+  if (!status.ok()) {
+    std::fprintf(stderr, "atipay-admin: %s\n", status.message.c_str());
+    return status.code == atipay::store::Status::Code::kUnavailable ? 2 : 1;
+  }
+  std::printf("%s: %s\n", uri.c_str(), note.c_str());
+  return 0;
+}
 
 int Usage(const char* message) {
   if (message) std::fprintf(stderr, "atipay-admin: %s\n\n", message);
@@ -112,12 +133,27 @@ int main(int argc, char** argv) {
     auto status = store->WriteSync([&](atipay::store::WriteTxn& txn) {
       return atipay::payments::RecordPayment(txn, rest[1], outcome, "atipay-admin", now, &note);
     });
-    if (!status.ok()) {
-      std::fprintf(stderr, "atipay-admin: %s\n", status.message.c_str());
-      return status.code == atipay::store::Status::Code::kUnavailable ? 2 : 1;
+    return Report(status, rest[1], note);
+  }
+  if (rest[0] == "subscription") {
+    using atipay::payments::SubscriptionOutcome;
+    if (rest.size() != 3) return Usage("subscription needs an AT-URI and renewed|past_due|expired");
+    SubscriptionOutcome outcome;
+    if (rest[2] == "renewed") {
+      outcome = SubscriptionOutcome::kRenewed;
+    } else if (rest[2] == "past_due") {
+      outcome = SubscriptionOutcome::kPastDue;
+    } else if (rest[2] == "expired") {
+      outcome = SubscriptionOutcome::kExpired;
+    } else {
+      return Usage("the outcome is renewed, past_due or expired");
     }
-    std::printf("%s: %s\n", rest[1].c_str(), note.c_str());
-    return 0;
+    std::string note;
+    auto status = store->WriteSync([&](atipay::store::WriteTxn& txn) {
+      return atipay::payments::RecordSubscriptionOutcome(txn, rest[1], outcome, "atipay-admin",
+                                                         now, &note);
+    });
+    return Report(status, rest[1], note);
   }
   if (rest[0] == "show") {
     if (rest.size() != 2) return Usage("show needs an AT-URI");
