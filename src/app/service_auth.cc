@@ -27,6 +27,8 @@ lex::Result<std::unique_ptr<ServiceAuth>> ServiceAuth::Create(const Config& conf
   if (!resolver) return resolver.error();
 
   auth::ServiceAuthOptions auth_options(config.service_did);
+  // `aud` is our DID, bare (as the reference PDS sends it) or with our service's fragment.
+  auth_options.service_ids = {config.service_id};
   auth_options.clock_skew = std::chrono::seconds(config.auth_clock_skew);
   auth_options.max_lifetime = std::chrono::seconds(config.auth_max_token_lifetime);
   auth_options.replay_cache_size = static_cast<std::size_t>(config.auth_replay_cache_size);
@@ -46,9 +48,24 @@ void ServiceAuth::Install(xrpc::Router& router) {
       done(ToAuthResult(std::move(*result)));
       return;
     }
+    // Each waiting call holds its request; tokens need no valid signature to get this far, so
+    // the wait is bounded rather than the memory.
+    if (waiting_.fetch_add(1) >= kMaxWaiting) {
+      waiting_.fetch_sub(1);
+      done(xrpc::XrpcError{503, "NotEnoughResources",
+                           "too many callers are waiting for their DID to be resolved; retry"});
+      return;
+    }
     // The request (and its views) stays valid until `done` is called.
     boost::asio::post(resolving_, [this, &request, done = std::move(done)] {
-      done(ToAuthResult(verifier_->Verify(request.authorization, request.nsid)));
+      xrpc::AuthResult result = xrpc::XrpcError::Internal();
+      try {
+        result = ToAuthResult(verifier_->Verify(request.authorization, request.nsid));
+      } catch (...) {
+        // Out of memory, most likely: an exception here would end the process.
+      }
+      waiting_.fetch_sub(1);
+      done(std::move(result));
     });
   });
 }

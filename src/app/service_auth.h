@@ -3,6 +3,7 @@
 #ifndef ATIPAY_APP_SERVICE_AUTH_H_
 #define ATIPAY_APP_SERVICE_AUTH_H_
 
+#include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
 
@@ -27,8 +28,12 @@ class ServiceAuth {
  private:
   ServiceAuth() = default;
 
+  // Calls waiting for a DID resolution at most; beyond, 503 NotEnoughResources.
+  static constexpr int kMaxWaiting = 256;
+
   std::unique_ptr<identity::IdentityResolver> resolver_;
   std::unique_ptr<auth::ServiceAuthVerifier> verifier_;
+  std::atomic<int> waiting_{0};
   boost::asio::thread_pool resolving_{2};
 };
 

@@ -30,7 +30,20 @@ IdentityResolver::Shard& IdentityResolver::ShardFor(std::string_view did) {
 IdentityResolver::Result IdentityResolver::Resolve(std::string_view did, bool force_refresh) {
   std::string key(did);
   if (std::shared_ptr<const Identity> cached = Cached(key, force_refresh)) return cached;
+  if (std::optional<ResolveError> failed = RecentFailure(key)) return std::move(*failed);
   return Fetch(key);
+}
+
+std::optional<ResolveError> IdentityResolver::RecentFailure(const std::string& did) {
+  Shard& shard = ShardFor(did);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.failures.find(did);
+  if (it == shard.failures.end()) return std::nullopt;
+  if (clock_.Now() - it->second.at >= options_.failure_ttl) {
+    shard.failures.erase(it);
+    return std::nullopt;
+  }
+  return it->second.error;
 }
 
 std::shared_ptr<const Identity> IdentityResolver::Cached(const std::string& key,
@@ -88,6 +101,7 @@ void IdentityResolver::Invalidate(std::string_view did) {
   Shard& shard = ShardFor(did);
   std::lock_guard<std::mutex> lock(shard.mu);
   shard.entries.erase(std::string(did));
+  shard.failures.erase(std::string(did));
 }
 
 std::size_t IdentityResolver::size() const {
@@ -154,9 +168,18 @@ IdentityResolver::Result IdentityResolver::FetchFromSource(const std::string& di
 
 void IdentityResolver::Store(Shard& shard, const std::string& did, const Result& result) {
   const auth::Clock::TimePoint now = clock_.Now();
+  const std::size_t cap = std::max<std::size_t>(1, options_.max_entries / kShards);
   if (auto* e = std::get_if<ResolveError>(&result)) {
     auto it = shard.entries.find(did);
-    if (it == shard.entries.end()) return;
+    if (it == shard.entries.end()) {
+      if (shard.failures.size() >= cap && !shard.failures.contains(did)) {
+        std::erase_if(shard.failures,
+                      [&](const auto& kv) { return now - kv.second.at >= options_.failure_ttl; });
+        if (shard.failures.size() >= cap) shard.failures.erase(shard.failures.begin());
+      }
+      shard.failures.insert_or_assign(did, Failure{*e, now});
+      return;
+    }
     if (e->IsUpstream()) {
       // Keep serving what we had (until max_ttl); try again after min_refresh_interval.
       it->second.last_attempt = now;
@@ -166,7 +189,7 @@ void IdentityResolver::Store(Shard& shard, const std::string& did, const Result&
     }
     return;
   }
-  const std::size_t cap = std::max<std::size_t>(1, options_.max_entries / kShards);
+  shard.failures.erase(did);
   if (shard.entries.size() >= cap && !shard.entries.contains(did)) {
     std::erase_if(shard.entries,
                   [&](const auto& kv) { return now - kv.second.fetched_at >= options_.max_ttl; });

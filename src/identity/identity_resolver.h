@@ -36,6 +36,10 @@ struct CacheOptions {
   // forged tokens cannot turn us into a load generator against the PLC directory.
   std::chrono::milliseconds min_refresh_interval{5000};
   std::size_t max_entries = 100000;
+  // A DID we could not resolve (and hold nothing for) answers with that failure for this long
+  // without another fetch: tokens naming slow or dead did:webs, which need no valid signature
+  // to make us look, cannot keep the resolving threads busy. At most max_entries of them.
+  std::chrono::seconds failure_ttl{30};
   // Off: stale entries are fetched again inline, like expired ones.
   bool background_refresh = true;
 };
@@ -81,9 +85,14 @@ class IdentityResolver final : public auth::KeyResolver {
     bool done = false;
     Result result{ResolveError{ResolveError::Kind::kUpstream, "unfinished"}};
   };
+  struct Failure {
+    ResolveError error;
+    auth::Clock::TimePoint at;
+  };
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<std::string, Entry> entries;
+    std::unordered_map<std::string, Failure> failures;
     std::unordered_map<std::string, std::shared_ptr<Flight>> flights;
   };
   static constexpr std::size_t kShards = 16;
@@ -92,6 +101,8 @@ class IdentityResolver final : public auth::KeyResolver {
   // The cached answer (queueing a background refresh when stale), or nullopt when the caller
   // must fetch.
   std::shared_ptr<const Identity> Cached(const std::string& did, bool force_refresh);
+  // The failure remembered for a DID we hold nothing for, if recent.
+  std::optional<ResolveError> RecentFailure(const std::string& did);
   static KeyResolver::Result KeyOf(const Result& r, std::string_view did);
   // One fetch per DID at a time; callers that arrive meanwhile wait for its result.
   Result Fetch(const std::string& did);
