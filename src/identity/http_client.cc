@@ -1,7 +1,13 @@
 #include "identity/http_client.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -16,7 +22,14 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
 #include <exception>
+#include <mutex>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 namespace atipay::identity {
@@ -55,7 +68,172 @@ bool RunUntil(asio::io_context& ioc, const bool& done, SteadyTime deadline, Canc
 
 HttpError Error(HttpError::Kind kind, std::string message) { return {kind, std::move(message)}; }
 
+struct V4Range {
+  std::uint32_t net;
+  int bits;
+};
+
+// Not globally reachable (IANA special-purpose registry), or this machine.
+constexpr V4Range kNonPublicV4[] = {
+    {0x00000000, 8},   // 0.0.0.0/8 "this network" (0.0.0.0 reaches this host)
+    {0x0A000000, 8},   // 10.0.0.0/8 private
+    {0x64400000, 10},  // 100.64.0.0/10 CGNAT
+    {0x7F000000, 8},   // 127.0.0.0/8 loopback
+    {0xA9FE0000, 16},  // 169.254.0.0/16 link-local (cloud metadata)
+    {0xAC100000, 12},  // 172.16.0.0/12 private
+    {0xC0000000, 24},  // 192.0.0.0/24 IETF protocol assignments
+    {0xC0000200, 24},  // 192.0.2.0/24 documentation
+    {0xC0586300, 24},  // 192.88.99.0/24 6to4 relays (deprecated)
+    {0xC0A80000, 16},  // 192.168.0.0/16 private
+    {0xC6120000, 15},  // 198.18.0.0/15 benchmarking
+    {0xC6336400, 24},  // 198.51.100.0/24 documentation
+    {0xCB007100, 24},  // 203.0.113.0/24 documentation
+    {0xE0000000, 4},   // 224.0.0.0/4 multicast
+    {0xF0000000, 4},   // 240.0.0.0/4 reserved, 255.255.255.255 broadcast
+};
+
+bool IsPublicV4(std::uint32_t a) {
+  return std::none_of(std::begin(kNonPublicV4), std::end(kNonPublicV4), [&](const V4Range& r) {
+    return (a >> (32 - r.bits)) == (r.net >> (32 - r.bits));
+  });
+}
+
+using V6Bytes = asio::ip::address_v6::bytes_type;
+
+bool StartsWith(const V6Bytes& b, std::initializer_list<unsigned char> prefix) {
+  return std::equal(prefix.begin(), prefix.end(), b.begin());
+}
+
+std::uint32_t V4At(const V6Bytes& b, std::size_t i) {
+  return std::uint32_t{b[i]} << 24 | std::uint32_t{b[i + 1]} << 16 | std::uint32_t{b[i + 2]} << 8 |
+         std::uint32_t{b[i + 3]};
+}
+
+// The IPv4 address an IPv6 one stands for: IPv4-compatible (::/96, which holds :: and ::1 as
+// 0.0.0.0 and 0.0.0.1), IPv4-mapped (::ffff:0:0/96), NAT64 (64:ff9b::/96), 6to4 (2002::/16).
+std::optional<std::uint32_t> EmbeddedV4(const V6Bytes& b) {
+  const bool zero_to_10 =
+      std::all_of(b.begin(), b.begin() + 10, [](unsigned char c) { return c == 0; });
+  if (zero_to_10 && ((b[10] == 0 && b[11] == 0) || (b[10] == 0xff && b[11] == 0xff))) {
+    return V4At(b, 12);
+  }
+  if (StartsWith(b, {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0})) return V4At(b, 12);
+  if (StartsWith(b, {0x20, 0x02})) return V4At(b, 2);
+  return std::nullopt;
+}
+
+bool IsPublic(const asio::ip::address& address) {
+  if (address.is_v4()) return IsPublicV4(address.to_v4().to_uint());
+  const V6Bytes b = address.to_v6().to_bytes();
+  if (std::optional<std::uint32_t> v4 = EmbeddedV4(b)) return IsPublicV4(*v4);
+  // Only 2000::/3 is global unicast: this refuses unique-local fc00::/7, link-local fe80::/10,
+  // site-local fec0::/10, multicast ff00::/8, discard 100::/64 and the rest of the reserved space.
+  if ((b[0] & 0xe0) != 0x20) return false;
+  return !StartsWith(b, {0x20, 0x01, 0x00, 0x00}) &&              // Teredo 2001::/32
+         !StartsWith(b, {0x20, 0x01, 0x00, 0x02, 0x00, 0x00}) &&  // benchmarking 2001:2::/48
+         !StartsWith(b, {0x20, 0x01, 0x0d, 0xb8}) &&              // documentation 2001:db8::/32
+         !(b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0);   // documentation 3fff::/20
+}
+
+bool IsLoopback(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
+  }
+  return address.is_loopback();
+}
+
+bool Allowed(const asio::ip::address& address, AddressPolicy policy) {
+  switch (policy) {
+    case AddressPolicy::kAny:
+      return true;
+    case AddressPolicy::kPublicOrLoopback:
+      return IsLoopback(address) || IsPublic(address);
+    case AddressPolicy::kPublic:
+      return IsPublic(address);
+  }
+  return false;
+}
+
+LookupResult SystemLookup(const std::string& host) {
+  addrinfo hints{};  // as Asio's resolver asked, which this replaces
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  addrinfo* list = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &list);
+  if (rc == EAI_SYSTEM) return {{}, std::system_category().message(errno)};
+  if (rc != 0) return {{}, ::gai_strerror(rc)};
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(list, &::freeaddrinfo);
+  LookupResult result;
+  for (const addrinfo* p = list; p != nullptr; p = p->ai_next) {
+    if (p->ai_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(p->ai_addr);
+      result.addresses.push_back(asio::ip::address_v4(ntohl(in->sin_addr.s_addr)).to_string());
+    } else if (p->ai_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(p->ai_addr);
+      V6Bytes bytes;
+      std::memcpy(bytes.data(), &in6->sin6_addr, bytes.size());
+      result.addresses.push_back(asio::ip::address_v6(bytes, in6->sin6_scope_id).to_string());
+    }
+  }
+  if (result.addresses.empty()) result.error = "no addresses";
+  return result;
+}
+
+struct PendingLookup {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  LookupResult result;
+};
+
+// Runs the lookup on a thread of its own and waits for it until `deadline`. On timeout the
+// thread is abandoned: getaddrinfo cannot be interrupted, so it finishes on its own, holding
+// its place in `in_flight` until then.
+std::variant<LookupResult, HttpError> LookupUntil(
+    const NameLookup& lookup, const std::string& host,
+    std::shared_ptr<std::atomic<std::size_t>> in_flight, std::size_t max_in_flight,
+    SteadyTime deadline) {
+  if (in_flight->fetch_add(1) >= max_in_flight) {
+    in_flight->fetch_sub(1);
+    return Error(HttpError::Kind::kConnect, "too many name lookups in flight to resolve " + host);
+  }
+  auto pending = std::make_shared<PendingLookup>();
+  try {
+    std::thread([pending, in_flight, lookup, host] {
+      LookupResult result;
+      try {
+        result = lookup ? lookup(host) : SystemLookup(host);
+      } catch (...) {
+        result.addresses.clear();
+        result.error = "lookup failed";  // short enough not to allocate
+      }
+      {
+        std::lock_guard<std::mutex> lock(pending->mu);
+        pending->result = std::move(result);
+        pending->done = true;
+      }
+      pending->cv.notify_all();
+      in_flight->fetch_sub(1);
+    }).detach();
+  } catch (const std::exception&) {
+    in_flight->fetch_sub(1);
+    return Error(HttpError::Kind::kConnect, "cannot start a name lookup for " + host);
+  }
+  std::unique_lock<std::mutex> lock(pending->mu);
+  if (!pending->cv.wait_until(lock, deadline, [&] { return pending->done; })) {
+    return Error(HttpError::Kind::kTimeout, "timed out resolving " + host);
+  }
+  return std::move(pending->result);
+}
+
 }  // namespace
+
+bool IsPublicAddress(std::string_view ip) {
+  boost::system::error_code ec;
+  asio::ip::address address = asio::ip::make_address(std::string(ip), ec);
+  return !ec && IsPublic(address);
+}
 
 std::optional<Url> Url::Parse(std::string_view text) {
   Url url;
@@ -130,7 +308,13 @@ struct HttpClient::Tls {
   std::string error;  // non-empty when the context could not be set up
 };
 
-HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
+struct HttpClient::Lookups {
+  // Lookups running, abandoned ones included: [0] for operator URLs, [1] for did:web hosts.
+  std::array<std::atomic<std::size_t>, 2> in_flight{};
+};
+
+HttpClient::HttpClient(HttpClientOptions options)
+    : options_(std::move(options)), lookups_(std::make_shared<Lookups>()) {
   try {
     tls_ = std::make_unique<Tls>();
     boost::system::error_code ec;
@@ -208,17 +392,18 @@ std::variant<HttpResponse, HttpError> Exchange(asio::io_context& ioc, Stream& st
 
 }  // namespace
 
-std::variant<HttpResponse, HttpError> HttpClient::Get(const Url& url) const {
-  return Send(false, url, {}, {});
+std::variant<HttpResponse, HttpError> HttpClient::Get(const Url& url, AddressPolicy policy) const {
+  return Send(false, url, {}, {}, policy);
 }
 
 std::variant<HttpResponse, HttpError> HttpClient::Post(const Url& url, std::string body,
                                                        std::string_view content_type) const {
-  return Send(true, url, std::move(body), content_type);
+  return Send(true, url, std::move(body), content_type, AddressPolicy::kAny);
 }
 
 std::variant<HttpResponse, HttpError> HttpClient::Send(bool post, const Url& url, std::string body,
-                                                       std::string_view content_type) const {
+                                                       std::string_view content_type,
+                                                       AddressPolicy policy) const {
   try {
     http::request<http::string_body> request{post ? http::verb::post : http::verb::get, url.target,
                                              11};
@@ -232,27 +417,43 @@ std::variant<HttpResponse, HttpError> HttpClient::Send(bool post, const Url& url
     asio::io_context ioc;
 
     // Name lookup, skipped for IP literals.
-    tcp::resolver::results_type endpoints;
+    std::vector<asio::ip::address> addresses;
+    if (IsIpLiteral(url.host)) {
+      addresses.push_back(asio::ip::make_address(url.host));
+    } else {
+      const bool caller_chosen = policy != AddressPolicy::kAny;
+      std::shared_ptr<std::atomic<std::size_t>> in_flight(lookups_,
+                                                          &lookups_->in_flight[caller_chosen]);
+      auto found = LookupUntil(options_.lookup, url.host, std::move(in_flight),
+                               options_.max_lookups_in_flight, connect_deadline);
+      if (auto* e = std::get_if<HttpError>(&found)) return std::move(*e);
+      LookupResult& lookup = std::get<LookupResult>(found);
+      if (lookup.addresses.empty()) {
+        return Error(HttpError::Kind::kConnect, "cannot resolve " + url.host + ": " + lookup.error);
+      }
+      for (const std::string& text : lookup.addresses) {
+        boost::system::error_code bad;
+        addresses.push_back(asio::ip::make_address(text, bad));
+        if (bad) {
+          return Error(HttpError::Kind::kConnect,
+                       "cannot resolve " + url.host + ": not an address: " + text);
+        }
+      }
+    }
+    // Every address, as connect may try any of them; and only these (no second lookup).
+    std::vector<tcp::endpoint> endpoints;
+    const auto port = static_cast<unsigned short>(std::stoi(url.port));
+    for (const asio::ip::address& address : addresses) {
+      if (!Allowed(address, policy)) {
+        const std::string what = address.to_string();
+        return Error(HttpError::Kind::kRefusedAddress,
+                     (what == url.host ? what : url.host + " resolves to " + what) +
+                         ", not a public address");
+      }
+      endpoints.emplace_back(address, port);
+    }
     beast::error_code ec;
     bool done = false;
-    tcp::resolver resolver(ioc);
-    if (IsIpLiteral(url.host)) {
-      endpoints = tcp::resolver::results_type::create(
-          tcp::endpoint(asio::ip::make_address(url.host),
-                        static_cast<unsigned short>(std::stoi(url.port))),
-          url.host, url.port);
-    } else {
-      resolver.async_resolve(url.host, url.port,
-                             [&](beast::error_code e, tcp::resolver::results_type r) {
-                               ec = e;
-                               endpoints = std::move(r);
-                               done = true;
-                             });
-      if (!RunUntil(ioc, done, connect_deadline, [&] { resolver.cancel(); })) {
-        return Error(HttpError::Kind::kTimeout, "timed out resolving " + url.host);
-      }
-      if (ec) return Error(HttpError::Kind::kConnect, "cannot resolve " + url.host);
-    }
 
     auto connect = [&](beast::tcp_stream& tcp_stream) -> std::optional<HttpError> {
       done = false;

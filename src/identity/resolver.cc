@@ -115,16 +115,24 @@ std::optional<Url> WebResolver::DocumentUrl(std::string_view did) const {
 ResolveResult WebResolver::Resolve(std::string_view did) const {
   std::optional<Url> url = DocumentUrl(did);
   if (!url) return Err(ResolveError::Kind::kInvalidDid, "not a resolvable did:web");
-  auto response = http_->Get(*url);
-  if (auto* e = std::get_if<HttpError>(&response)) return FromHttpError(*e);
+  // The caller picked this host. Whatever went wrong (an address we refuse, a closed port, a
+  // TLS error) it hears only that the DID did not resolve, or it could map our network
+  // through us; the detail goes to the log.
+  auto failed = [&](const std::string& detail) {
+    if (http_->options().log) {
+      http_->options().log("could not resolve " + std::string(did) + " from " + url->ToString() +
+                           ": " + detail);
+    }
+    return Err(ResolveError::Kind::kUpstream, std::string(did));
+  };
+  auto response = http_->Get(
+      *url, allow_http_loopback_ ? AddressPolicy::kPublicOrLoopback : AddressPolicy::kPublic);
+  if (auto* e = std::get_if<HttpError>(&response)) return failed(e->message);
   const HttpResponse& r = std::get<HttpResponse>(response);
   if (r.status == 404 || r.status == 410) {
     return Err(ResolveError::Kind::kNotFound, "no DID document at " + url->ToString());
   }
-  if (r.status != 200) {
-    return Err(ResolveError::Kind::kUpstream,
-               url->host + " answered HTTP " + std::to_string(r.status));
-  }
+  if (r.status != 200) return failed("answered HTTP " + std::to_string(r.status));
   return ParseBody(r.body, did, url->host);
 }
 

@@ -60,10 +60,13 @@ class PlcResolver final : public DidResolver {
 
 // did:web:<host> -> https://<host>/.well-known/did.json; the port is percent-encoded
 // (did:web:localhost%3A2583). Paths (did:web:host:path) are not atproto and are refused, and
-// so are loopback hosts outside dev mode.
+// so are loopback hosts outside dev mode. The host is the caller's choice, so it is fetched only
+// when every address it resolves to is public (AddressPolicy::kPublic), and a failed fetch is
+// kUpstream with the DID as its whole message: the detail goes to HttpClientOptions::log.
 class WebResolver final : public DidResolver {
  public:
-  // allow_http_loopback (dev only): did:web on a loopback host is fetched over plain http.
+  // allow_http_loopback (dev only): did:web on a loopback host is fetched over plain http, and
+  // loopback addresses are allowed too (AddressPolicy::kPublicOrLoopback).
   WebResolver(std::shared_ptr<const HttpClient> http, bool allow_http_loopback)
       : http_(std::move(http)), allow_http_loopback_(allow_http_loopback) {}
   ResolveResult Resolve(std::string_view did) const override;
