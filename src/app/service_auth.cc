@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "xrpc/log.h"
+
 namespace atipay::app {
 
 namespace {
@@ -23,6 +25,9 @@ lex::Result<std::unique_ptr<ServiceAuth>> ServiceAuth::Create(const Config& conf
   options.dev_did_dir = config.dev_did_dir;
   options.dev_allow_http_loopback = config.dev_allow_http_did_web;
   options.http.request_timeout = std::chrono::milliseconds(config.did_resolve_timeout_ms);
+  // Why a did:web could not be fetched (host, port, socket or TLS error) is for our log only:
+  // the caller, who chose that host, learns just that it failed.
+  options.http.log = [](std::string_view message) { xrpc::LogEvent("warn", message); };
   auto resolver = identity::MakeIdentityResolver(options);
   if (!resolver) return resolver.error();
 
