@@ -190,6 +190,10 @@ void RegisterFlags(FlagSet& flags, Config& c) {
             "full of unexpired ids, new tokens get 503 NotEnoughResources rather than risk a "
             "replay. 4,000,000 covers 10,000 tokens/s at the longest lifetime.",
             &c.auth_replay_cache_size, 1024, std::int64_t{1} << 32);
+  flags.Int("auth-max-waiting",
+            "Calls waiting at once for their caller's DID to be resolved; beyond, 503 "
+            "NotEnoughResources (tokens need no valid signature to make us resolve).",
+            &c.auth_max_waiting, 1, 1000000);
   flags.Int("did-resolve-timeout-ms", "Time allowed for one DID document fetch.",
             &c.did_resolve_timeout_ms, 1, 600000);
   flags.Int("cart-ttl", "Seconds a new or cloned cart stays open before it expires.",

@@ -39,6 +39,7 @@ lex::Result<std::unique_ptr<ServiceAuth>> ServiceAuth::Create(const Config& conf
   auth_options.replay_cache_size = static_cast<std::size_t>(config.auth_replay_cache_size);
 
   std::unique_ptr<ServiceAuth> service(new ServiceAuth());
+  service->max_waiting_ = config.auth_max_waiting;
   service->resolver_ = std::move(resolver).value();
   service->verifier_ = std::make_unique<auth::ServiceAuthVerifier>(auth_options, *service->resolver_);
   return service;
@@ -55,7 +56,7 @@ void ServiceAuth::Install(xrpc::Router& router) {
     }
     // Each waiting call holds its request; tokens need no valid signature to get this far, so
     // the wait is bounded rather than the memory.
-    if (waiting_.fetch_add(1) >= kMaxWaiting) {
+    if (waiting_.fetch_add(1) >= max_waiting_) {
       waiting_.fetch_sub(1);
       done(xrpc::XrpcError{503, "NotEnoughResources",
                            "too many callers are waiting for their DID to be resolved; retry"});

@@ -28,12 +28,10 @@ class ServiceAuth {
  private:
   ServiceAuth() = default;
 
-  // Calls waiting for a DID resolution at most; beyond, 503 NotEnoughResources.
-  static constexpr int kMaxWaiting = 256;
-
   std::unique_ptr<identity::IdentityResolver> resolver_;
   std::unique_ptr<auth::ServiceAuthVerifier> verifier_;
-  std::atomic<int> waiting_{0};
+  std::int64_t max_waiting_ = 256;  // calls waiting for a DID resolution; beyond, 503
+  std::atomic<std::int64_t> waiting_{0};
   boost::asio::thread_pool resolving_{2};
 };
 

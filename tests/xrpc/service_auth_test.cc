@@ -1,0 +1,110 @@
+// atipay-server's service auth as installed on a router (app::ServiceAuth): what a flood of
+// tokens naming unresolvable DIDs can and cannot do. Tokens need no valid signature to make
+// us resolve their issuer, so the waiting is what is bounded.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <future>
+#include <string>
+
+#include "app/config.h"
+#include "app/service_auth.h"
+#include "lex/encoding.h"
+#include "tests/xrpc/test_support.h"
+
+namespace atipay {
+namespace {
+
+using testing::Fetch;
+using testing::TestServer;
+
+// A host that takes connections and never answers: a did:web on it stalls its resolution
+// until the fetch times out. Connections wait in the listen backlog, never accepted.
+class SilentHost {
+ public:
+  SilentHost() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(fd_, 16) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on 127.0.0.1";
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentHost() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// Claims that pass every check before the issuer's key is needed; the signature is junk.
+std::string UnsignedToken(const std::string& iss, const std::string& aud, std::string_view lxm) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  static int counter = 0;
+  boost::json::object header{{"alg", "ES256K"}, {"typ", "JWT"}};
+  boost::json::object claims{{"iss", iss},      {"aud", aud},       {"lxm", lxm},
+                             {"iat", now},      {"exp", now + 60},
+                             {"jti", "t" + std::to_string(++counter)}};
+  return lex::EncodeBase64Url(boost::json::serialize(header)) + "." +
+         lex::EncodeBase64Url(boost::json::serialize(claims)) + "." +
+         lex::EncodeBase64Url(std::string(64, '\x01'));
+}
+
+TEST(ServiceAuthTest, CallsWaitingForTheirDidAreCappedAndTheRestGet503) {
+  SilentHost host;
+  app::Config config;
+  config.service_did = "did:web:atipay.test";
+  config.dev_allow_http_did_web = true;  // a did:web on 127.0.0.1 over http
+  config.did_resolve_timeout_ms = 1500;
+  config.auth_max_waiting = 1;
+  auto created = app::ServiceAuth::Create(config);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  std::unique_ptr<app::ServiceAuth> auth = std::move(created).value();
+  TestServer server(TestServer::DefaultOptions(), {.clone_auth = xrpc::AuthPolicy::kRequired},
+                    [&](xrpc::Router& router) { auth->Install(router); });
+
+  const std::string body = "{\"uri\":\"" + std::string(testing::kCart0) + "\"}";
+  auto call = [&](const std::string& iss) {
+    return Fetch(server.port(), "POST", testing::kCloneTarget, body,
+                 {{"Content-Type", "application/json"},
+                  {"Authorization", "Bearer " + UnsignedToken(iss, config.service_did,
+                                                              "com.atiproto.payment.cart.clone")}});
+  };
+  const std::string port = std::to_string(host.port());
+  auto first = std::async(std::launch::async, [&] { return call("did:web:127.0.0.1%3A" + port); });
+  // Until the first call's resolution gives up, it holds the one waiting place.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  auto second = call("did:web:localhost%3A" + port);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503) << second->body;
+  EXPECT_EQ(second->Error(), "NotEnoughResources");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000))
+      << "refused at once, not after waiting its turn";
+
+  auto stalled = first.get();
+  ASSERT_TRUE(stalled);
+  EXPECT_EQ(stalled->status, 502) << stalled->body;
+  EXPECT_EQ(stalled->Error(), "UpstreamFailure");
+  // The DID alone: nothing of what happened at the host (a timeout, here).
+  EXPECT_EQ(stalled->Message(), "could not resolve iss did: did:web:127.0.0.1%3A" + port);
+
+  // The place is free again: the next caller is resolved (and fails, from memory, at once).
+  auto again = call("did:web:127.0.0.1%3A" + port);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 502);
+}
+
+}  // namespace
+}  // namespace atipay
