@@ -190,6 +190,11 @@ void RegisterFlags(FlagSet& flags, Config& c) {
             "full of unexpired ids, new tokens get 503 NotEnoughResources rather than risk a "
             "replay. 4,000,000 covers 10,000 tokens/s at the longest lifetime.",
             &c.auth_replay_cache_size, 1024, std::int64_t{1} << 32);
+  flags.Int("auth-replay-per-issuer",
+            "Of those, most one caller (issuer DID) may hold; beyond, that caller gets 429 "
+            "RateLimitExceeded until its tokens expire, and no one else is locked out. 0: no "
+            "bound.",
+            &c.auth_replay_per_issuer, 0, std::int64_t{1} << 32);
   flags.Int("auth-max-waiting",
             "Calls waiting at once for their caller's DID to be resolved; beyond, 503 "
             "NotEnoughResources (tokens need no valid signature to make us resolve).",

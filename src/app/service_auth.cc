@@ -37,6 +37,7 @@ lex::Result<std::unique_ptr<ServiceAuth>> ServiceAuth::Create(const Config& conf
   auth_options.clock_skew = std::chrono::seconds(config.auth_clock_skew);
   auth_options.max_lifetime = std::chrono::seconds(config.auth_max_token_lifetime);
   auth_options.replay_cache_size = static_cast<std::size_t>(config.auth_replay_cache_size);
+  auth_options.replay_per_issuer = static_cast<std::size_t>(config.auth_replay_per_issuer);
 
   std::unique_ptr<ServiceAuth> service(new ServiceAuth());
   service->max_waiting_ = config.auth_max_waiting;

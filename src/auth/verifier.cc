@@ -75,7 +75,8 @@ ServiceAuthVerifier::ServiceAuthVerifier(ServiceAuthOptions options, KeyResolver
       clock_(clock),
       // Pairs are kept until exp + skew, and exp is at most now + max_lifetime + skew.
       replay_(options_.replay_cache_size,
-              options_.max_lifetime.count() + 2 * options_.clock_skew.count()) {}
+              options_.max_lifetime.count() + 2 * options_.clock_skew.count(),
+              options_.replay_per_issuer) {}
 
 ServiceAuthVerifier::Result ServiceAuthVerifier::Verify(std::string_view authorization,
                                                         std::string_view nsid) {
@@ -156,6 +157,10 @@ std::optional<ServiceAuthVerifier::Result> ServiceAuthVerifier::Run(std::string_
       break;
     case ReplayCache::Outcome::kReplay:
       return AuthError(kNonceNotUnique, "jwt jti already used");
+    case ReplayCache::Outcome::kIssuerFull:
+      // This issuer alone is over its share: the others are not locked out with it.
+      return xrpc::XrpcError{429, "RateLimitExceeded",
+                             "too many unexpired service tokens from this issuer; retry later"};
     case ReplayCache::Outcome::kFull:
       // Forgetting a live jti would allow a replay: refuse instead, until tokens expire.
       return xrpc::XrpcError::NotEnoughResources(

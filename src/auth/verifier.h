@@ -77,6 +77,10 @@ struct ServiceAuthOptions {
   // tokens/s at that worst case. When full, fresh tokens get 503 NotEnoughResources: a pair
   // is never forgotten early. At most 44 bytes a pair, ~110 MiB when full (replay_cache.h).
   std::size_t replay_cache_size = 4'000'000;
+  // Most of those pairs one issuer may hold (0: no bound), so that one account minting tokens
+  // as fast as we verify them cannot fill the cache for everyone; beyond, that issuer gets 429
+  // RateLimitExceeded until its tokens expire. 50,000 is 555 tokens/s of 60 s tokens.
+  std::size_t replay_per_issuer = 50'000;
 };
 
 struct VerifiedCaller {
@@ -100,7 +104,8 @@ class ServiceAuthVerifier {
 
   // `authorization` is the Authorization header value ("" when absent); `nsid` the method
   // called. Errors are 401 (see jwt.h for names), 502 when DID resolution fails upstream, or
-  // 503 NotEnoughResources when the replay cache is full of unexpired tokens.
+  // 503 NotEnoughResources when the replay cache is full of unexpired tokens, or 429
+  // RateLimitExceeded when the caller holds `replay_per_issuer` of them.
   Result Verify(std::string_view authorization, std::string_view nsid);
   // The same, given the bare token.
   Result VerifyToken(std::string_view token, std::string_view nsid);

@@ -640,6 +640,101 @@ TEST_F(VerifierTest, FullReplayCacheRefusesWith503AndNeverAcceptsAReplay) {
             nullptr);
 }
 
+TEST(ReplayCache, AnIssuerOverItsShareIsRefusedAlone) {
+  ReplayCache cache(1000, 360, /*per_issuer=*/10);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(cache.CheckAndInsert("did:plc:x", "x" + std::to_string(i), 100, 10), Outcome::kFresh);
+  }
+  EXPECT_EQ(cache.IssuerCount("did:plc:x"), 10u);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "x10", 100, 10), Outcome::kIssuerFull);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "x11", 100, 11), Outcome::kIssuerFull);
+  EXPECT_EQ(cache.issuer_rejections(), 2u);
+  EXPECT_EQ(cache.full_rejections(), 0u);
+  // Nothing was kept for the refused ones, and a replay is still named a replay.
+  EXPECT_EQ(cache.size(), 10u);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "x3", 100, 12), Outcome::kReplay);
+  // Other issuers are not held back by x.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(cache.CheckAndInsert("did:plc:y", "x" + std::to_string(i), 100, 12), Outcome::kFresh);
+  }
+  EXPECT_EQ(cache.IssuerCount("did:plc:y"), 10u);
+  EXPECT_EQ(cache.IssuerCount("did:plc:z"), 0u);
+  // Once x's tokens have expired, x has its share back (and its old jtis are forgotten).
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "x" + std::to_string(i), 300, 101), Outcome::kFresh);
+  }
+  EXPECT_EQ(cache.IssuerCount("did:plc:x"), 10u);
+  EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "x10", 300, 101), Outcome::kIssuerFull);
+}
+
+TEST(ReplayCache, IssuerCountsFollowExpiryUnderConcurrentChurn) {
+  // Threads insert for 24 issuers with time moving on, so that expiry (which releases issuer
+  // counts under a pair shard's lock) runs beside inserts (which take a pair shard's lock, then
+  // an issuer's). A lock-order mistake deadlocks here; a lost release leaves a count behind.
+  constexpr int kThreads = 4, kIssuers = 24, kPerThread = 30'000, kShare = 200;
+  ReplayCache cache(1 << 16, 360, kShare);
+  std::atomic<std::int64_t> clock{1'700'000'000};
+  std::atomic<int> fresh{0}, issuer_full{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int i = 0; i < kPerThread; ++i) {
+        if (i % 500 == 0) clock.fetch_add(1);
+        const std::int64_t now = clock.load();
+        const std::string issuer = "did:plc:issuer" + std::to_string(rng() % kIssuers);
+        const std::string jti = std::to_string(t) + "." + std::to_string(i);
+        switch (cache.CheckAndInsert(issuer, jti, now + 5 + static_cast<int>(rng() % 20), now)) {
+          case Outcome::kFresh: ++fresh; break;
+          case Outcome::kIssuerFull: ++issuer_full; break;
+          // A thread preempted while others moved the clock on may come back with a time its
+          // shard has passed: refused as expired, which is right.
+          case Outcome::kExpired: break;
+          default: ++other; break;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(fresh.load(), 0);
+  EXPECT_GT(issuer_full.load(), 0);  // ~7,500 live pairs were offered at a time: > 24 x 200
+  EXPECT_EQ(cache.issuer_rejections(), static_cast<std::uint64_t>(issuer_full.load()));
+  std::size_t counted = 0;
+  for (int i = 0; i < kIssuers; ++i) {
+    const std::size_t n = cache.IssuerCount("did:plc:issuer" + std::to_string(i));
+    EXPECT_LE(n, static_cast<std::size_t>(kShare));
+    counted += n;
+  }
+  EXPECT_EQ(counted, cache.size());
+  // Far past every expiry, with traffic reaching every shard: everything is released.
+  const std::int64_t later = clock.load() + 1000;
+  for (int i = 0; i < 2000; ++i) {
+    cache.CheckAndInsert("did:plc:late", "late" + std::to_string(i), later + 10, later);
+  }
+  EXPECT_EQ(cache.size(), cache.IssuerCount("did:plc:late"));
+  for (int i = 0; i < kIssuers; ++i) {
+    EXPECT_EQ(cache.IssuerCount("did:plc:issuer" + std::to_string(i)), 0u) << i;
+  }
+}
+
+TEST_F(VerifierTest, OneIssuerOverItsShareGets429AndOthersPass) {
+  options_.replay_per_issuer = 4;
+  for (int i = 0; i < 4; ++i) ASSERT_NE(Ok(Check(Mint(alice_))), nullptr) << i;
+  auto refused = Check(Mint(alice_));
+  ASSERT_TRUE(std::holds_alternative<xrpc::XrpcError>(refused));
+  EXPECT_EQ(std::get<xrpc::XrpcError>(refused).status, 429);
+  EXPECT_EQ(std::get<xrpc::XrpcError>(refused).name, "RateLimitExceeded");
+  EXPECT_NE(Ok(Check(Mint(bob_, kBob))), nullptr);
+  // When alice's tokens have expired (exp + skew), she has her share back.
+  clock_.Advance(std::chrono::seconds(91));
+  EXPECT_NE(Ok(Check(Mint([this](auto&, auto& p) {
+              p["iat"] = clock_.NowSeconds();
+              p["exp"] = clock_.NowSeconds() + 60;
+            }))),
+            nullptr);
+}
+
 // ---- ParseJwtJson's own JSON reader, checked against boost::json ----
 
 // The boost::json DOM version of ParseJwtJson that flat_json replaced, kept as the oracle.
