@@ -168,6 +168,63 @@ TEST_F(RecipientFlowTest, RecipientCartsShowOnlyTheRecipientsLines) {
   EXPECT_EQ(Query(kDave, kFromCartList).at("carts").as_array().size(), 2u);
 }
 
+// Every page of a recipient's carts, followed to the end.
+std::vector<std::string> AllPages(const std::function<json::object(json::object)>& query,
+                                  json::object params, int* pages = nullptr) {
+  std::vector<std::string> uris;
+  for (int page = 1;; ++page) {
+    json::object got = query(params);
+    for (std::string& uri : Uris(got.at("carts"))) uris.push_back(std::move(uri));
+    if (pages) *pages = page;
+    if (!got.contains("cursor")) return uris;
+    params["cursor"] = got.at("cursor");
+    if (page > 100) {
+      ADD_FAILURE() << "cursor never ends";
+      return uris;
+    }
+  }
+}
+
+TEST_F(RecipientFlowTest, RecipientCartPagesListEachCartOnceByItsNewestLineToThem) {
+  // Carts in the order made; c[2] pays Carol twice, c[4] pays Dave only.
+  std::vector<std::string> c;
+  auto cart_of = [](const json::object& made) { return std::string(made.at("cartUri").as_string()); };
+  c.push_back(cart_of(Item(kAlice, kCarol, 1)));
+  c.push_back(cart_of(Item(kBob, kCarol, 2)));
+  c.push_back(cart_of(Item(kAlice, kCarol, 3)));
+  Item(kAlice, kCarol, 4, {{"cartUri", c[2]}});
+  c.push_back(cart_of(Subscription(kBob, kCarol)));
+  c.push_back(cart_of(Item(kAlice, kDave, 5)));
+  c.push_back(cart_of(Item(kBob, kCarol, 6)));
+  Item(kBob, kDave, 7, {{"cartUri", c[5]}});
+  auto carol = [&](json::object params) { return Query(kCarol, kFromCartList, std::move(params)); };
+
+  const std::vector<std::string> newest_first{c[5], c[3], c[2], c[1], c[0]};
+  EXPECT_EQ(Uris(carol({}).at("carts")), newest_first);
+  EXPECT_FALSE(carol({}).contains("cursor"));
+  for (int limit : {1, 2, 3}) {
+    int pages = 0;
+    EXPECT_EQ(AllPages(carol, {{"limit", limit}}, &pages), newest_first) << "limit " << limit;
+    EXPECT_EQ(pages, (5 + limit - 1) / limit + (5 % limit == 0 ? 1 : 0)) << "limit " << limit;
+  }
+  EXPECT_EQ(AllPages(carol, {{"limit", 1}, {"sender", kAlice}}), (std::vector<std::string>{c[2], c[0]}));
+
+  // A new line to Carol in an old cart brings it to the top, and it is still listed once.
+  Item(kAlice, kCarol, 8, {{"cartUri", c[0]}});
+  const std::vector<std::string> now_first{c[0], c[5], c[3], c[2], c[1]};
+  EXPECT_EQ(AllPages(carol, {{"limit", 2}}), now_first);
+
+  // The status filter may leave pages short, never a cart out or in twice.
+  Pay(c[2], PaymentOutcome::kCompleted);
+  Pay(c[1], PaymentOutcome::kCompleted);
+  EXPECT_EQ(AllPages(carol, {{"limit", 1}, {"status", "completed"}}),
+            (std::vector<std::string>{c[2], c[1]}));
+  EXPECT_EQ(AllPages(carol, {{"limit", 2}, {"status", "open"}}),
+            (std::vector<std::string>{c[0], c[5], c[3]}));
+  EXPECT_TRUE(carol({{"sender", kDave}}).at("carts").as_array().empty());
+  EXPECT_EQ(Run(kCarol, kFromCartList, {{"cursor", "x"}}, false).error, "InvalidRequest");
+}
+
 TEST_F(RecipientFlowTest, AProfileIsCreatedThenUpdatedAndTheCreateMethodsRespectIt) {
   const std::string profile_uri = "at://" + std::string(kCarol) + "/com.atiproto.profile/self";
   json::object none = Query(kCarol, kProfileGet);
