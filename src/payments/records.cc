@@ -115,17 +115,27 @@ bool IsCurrencyCode(std::string_view code) {
   return true;
 }
 
-std::string EffectiveStatus(const store::RecordRow& row, std::int64_t now_us) {
+namespace {
+
+// EffectiveStatus, given the row's record when it has been parsed already (else nullptr).
+std::string StatusAt(const store::RecordRow& row, const json::object* record, std::int64_t now_us) {
   if (row.collection == store::kCartCollection && row.status == "open" && row.expires_at_us &&
       row.expires_at_us <= now_us) {
     return "expired";
   }
   if (row.collection == store::kSubscriptionCollection && row.status == "cancelled") {
-    auto until = ParseDatetime(StringField(ParseRecordJson(row.record_json).value_or(json::object{}),
-                                           "accessUntil"));
+    std::optional<json::object> parsed;
+    if (!record) record = &parsed.emplace(ParseRecordJson(row.record_json).value_or(json::object{}));
+    auto until = ParseDatetime(StringField(*record, "accessUntil"));
     if (until && *until <= now_us) return "expired";
   }
   return row.status;
+}
+
+}  // namespace
+
+std::string EffectiveStatus(const store::RecordRow& row, std::int64_t now_us) {
+  return StatusAt(row, nullptr, now_us);
 }
 
 std::optional<json::object> ParseRecordJson(std::string_view text) {
@@ -143,7 +153,7 @@ std::string StringField(const json::object& record, std::string_view key) {
 
 json::object CurrentRecord(const store::RecordRow& row, std::int64_t now_us) {
   json::object record = ParseRecordJson(row.record_json).value_or(json::object{});
-  std::string status = EffectiveStatus(row, now_us);
+  std::string status = StatusAt(row, &record, now_us);
   record["status"] = status;
   bool completes = row.collection != store::kSubscriptionCollection && status == "completed";
   if (completes && row.completed_at_us) {
