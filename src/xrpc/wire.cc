@@ -1,5 +1,8 @@
 #include "xrpc/wire.h"
 
+#include <utility>
+#include <vector>
+
 #include <boost/json/object.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/serialize.hpp>
@@ -39,15 +42,38 @@ std::string DecodeComponent(std::string_view in) {
   return out;
 }
 
-// The length of the UTF-8 sequence starting at s[pos] (1 for ASCII or a stray byte).
-std::size_t Utf8Length(std::string_view s, std::size_t pos) {
-  unsigned char c = static_cast<unsigned char>(s[pos]);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-  return pos + n <= s.size() ? n : 1;
+// The length of the well-formed UTF-8 sequence at s[pos], or 0 if none starts there (a stray
+// or continuation byte, an overlong form, a surrogate, beyond U+10FFFF, or cut short).
+std::size_t Utf8SequenceAt(std::string_view s, std::size_t pos) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = byte(pos);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (pos + n > s.size() || byte(pos + 1) < lo || byte(pos + 1) > hi) return 0;
+  for (std::size_t i = 2; i < n; ++i) {
+    if (byte(pos + i) < 0x80 || byte(pos + i) > 0xBF) return 0;
+  }
+  return n;
 }
 
 // V8's JSON.parse wording for an unexpected character at `pos` (json-parser.cc: context of 10
-// characters either side once the source is 21 characters or longer).
+// characters either side once the source is 21 characters or longer). V8 reads the body
+// decoded, each byte that starts no UTF-8 character being U+FFFD, so the message quotes whole
+// characters and stays UTF-8 (JSON) whatever the body holds.
 std::string V8UnexpectedToken(std::string_view source, std::size_t pos) {
   constexpr std::size_t kMaxContext = 10;
   constexpr std::size_t kMinLengthForContext = kMaxContext * 2 + 1;
@@ -56,16 +82,33 @@ std::string V8UnexpectedToken(std::string_view source, std::size_t pos) {
   if ((c >= '0' && c <= '9') || c == '-') {
     return "Unexpected number in JSON at position " + std::to_string(pos);
   }
-  std::string token(source.substr(pos, Utf8Length(source, pos)));
-  std::string message = "Unexpected token '" + token + "', ";
-  if (source.size() < kMinLengthForContext) {
-    message += "\"" + std::string(source) + "\"";
-  } else if (pos < kMaxContext) {
-    message += "\"" + std::string(source.substr(0, pos + kMaxContext)) + "\"...";
-  } else if (pos < source.size() - kMaxContext) {
-    message += "...\"" + std::string(source.substr(pos - kMaxContext, 2 * kMaxContext)) + "\"...";
+  // The characters: where each starts in `source` and its length (0: a byte shown as U+FFFD).
+  std::vector<std::pair<std::size_t, std::size_t>> chars;
+  std::size_t at = 0;  // the character holding `pos`
+  for (std::size_t i = 0; i < source.size();) {
+    std::size_t n = Utf8SequenceAt(source, i);
+    if (i <= pos) at = chars.size();
+    chars.emplace_back(i, n);
+    i += n == 0 ? 1 : n;
+  }
+  auto text = [&](std::size_t from, std::size_t to) {
+    std::string out;
+    for (std::size_t i = from; i < to && i < chars.size(); ++i) {
+      const auto& [begin, n] = chars[i];
+      out += n == 0 ? std::string_view("\xEF\xBF\xBD") : source.substr(begin, n);
+    }
+    return out;
+  };
+  const std::size_t length = chars.size();
+  std::string message = "Unexpected token '" + text(at, at + 1) + "', ";
+  if (length < kMinLengthForContext) {
+    message += "\"" + text(0, length) + "\"";
+  } else if (at < kMaxContext) {
+    message += "\"" + text(0, at + kMaxContext) + "\"...";
+  } else if (at < length - kMaxContext) {
+    message += "...\"" + text(at - kMaxContext, at + kMaxContext) + "\"...";
   } else {
-    message += "...\"" + std::string(source.substr(pos - kMaxContext)) + "\"";
+    message += "...\"" + text(at - kMaxContext, length) + "\"";
   }
   return message + " is not valid JSON";
 }

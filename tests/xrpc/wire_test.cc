@@ -80,6 +80,17 @@ TEST(XrpcWire, JsonBodiesWithV8Messages) {
   EXPECT_EQ(ParseErr("true and something longer")->message,
             "Unexpected token 't', \"true and s\"... is not valid JSON");
 
+  // Whole characters only, and U+FFFD for bytes that start none (as V8 sees the decoded
+  // body): the message stays UTF-8, so the error body stays JSON.
+  EXPECT_EQ(ParseErr("{\"a\":1\xff}")->message,
+            "Unexpected token '\xEF\xBF\xBD', \"{\"a\":1\xEF\xBF\xBD}\" is not valid JSON");
+  EXPECT_EQ(ParseErr("{\"a\":1\xc3}")->message,
+            "Unexpected token '\xEF\xBF\xBD', \"{\"a\":1\xEF\xBF\xBD}\" is not valid JSON");
+  std::string accents;
+  for (int i = 0; i < 20; ++i) accents += "\xc3\xa9";  // é: 40 bytes, 20 characters
+  EXPECT_EQ(ParseErr("{\"" + accents + "\": x}")->message,
+            "Unexpected token 'x', ...\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\": x}\" is not valid JSON");
+
   std::string deep(2000, '[');
   deep += std::string(2000, ']');
   auto too_deep = ParseErr(deep);
