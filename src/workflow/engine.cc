@@ -112,7 +112,13 @@ json::object ActionJson(const Write& w) {
 }
 
 json::object RaiseJson(std::string message, std::string_view code) {
-  if (message.size() > kMaxRaiseMessage) message.resize(kMaxRaiseMessage);
+  if (message.size() > kMaxRaiseMessage) {
+    // Cut before the character that crosses the limit, never inside it: the message is UTF-8
+    // (it quotes the agent's text) and must stay so to be JSON.
+    std::size_t cut = kMaxRaiseMessage;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+    message.resize(cut);
+  }
   json::object a;
   a["$type"] = actions::Raise::kType;
   a["message"] = std::move(message);
