@@ -83,7 +83,9 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
     if (edit.amount != row.amount) {
       auto record = ParseRecordJson(cart->record_json);
       if (!record) return XrpcError::Internal();
-      cart->amount += edit.amount - row.amount;
+      std::int64_t total = cart->amount - row.amount;  // the line is part of it: no overflow
+      if (auto e = AddToTotal(total, edit.amount)) return *e;
+      cart->amount = total;
       (*record)["total"] = cart->amount;
       plan.preconditions.push_back({cart->uri, cart->cid, "open"});
       plan.writes.push_back(UpdateOf(*cart, "cart", *record));

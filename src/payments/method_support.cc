@@ -51,6 +51,16 @@ std::optional<XrpcError> CheckAmount(std::int64_t amount) {
   return std::nullopt;
 }
 
+std::optional<XrpcError> AddToTotal(std::int64_t& total, std::int64_t amount) {
+  std::int64_t sum = 0;
+  if (__builtin_add_overflow(total, amount, &sum)) {
+    return XrpcError::Named("InvalidAmount",
+                            "the cart's total would exceed 9223372036854775807 cents");
+  }
+  total = sum;
+  return std::nullopt;
+}
+
 std::optional<XrpcError> CheckCurrency(std::string_view currency) {
   if (!IsCurrencyCode(currency)) {
     return XrpcError::Named("InvalidCurrency",

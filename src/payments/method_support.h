@@ -111,6 +111,9 @@ xrpc::HandlerResult<Out> Reply(QueryAnswer answer) {
 }
 
 std::optional<xrpc::XrpcError> CheckAmount(std::int64_t amount);
+// `total` + `amount` (cents, both 0 or more) into `total`; InvalidAmount, and `total` unchanged,
+// when the sum does not fit in 64 bits: a cart's total is always what its lines add up to.
+std::optional<xrpc::XrpcError> AddToTotal(std::int64_t& total, std::int64_t amount);
 std::optional<xrpc::XrpcError> CheckCurrency(std::string_view currency);
 
 // A list cursor (the seq to continue below); nullopt when absent; InvalidRequest if malformed.

@@ -227,14 +227,16 @@ std::variant<Plan, XrpcError> PlanNewLine(State& s, Line line, const std::string
       return XrpcError::Named("CartTooLarge", "a cart holds at most " +
                                                   std::to_string(s.options.max_lines) + " lines");
     }
+    std::int64_t total = cart_row.amount;
+    if (auto e = AddToTotal(total, line.row.amount)) return *e;
     items.push_back(CartLine(line.row.collection, line.row.uri));
-    (*record)["total"] = cart_row.amount + line.row.amount;
+    (*record)["total"] = total;
     line.row.cart_uri = cart_row.uri;
 
     Write update = UpdateOf(cart_row, "cart", *record);
     plan.preconditions.push_back({cart_row.uri, cart_row.cid, "open"});
     cart_row.record_json = json::serialize(*record);
-    cart_row.amount += line.row.amount;
+    cart_row.amount = total;
     cart_row.updated_at_us = now;
     plan.writes.push_back(std::move(line.write));
     plan.writes.push_back(std::move(update));
@@ -315,7 +317,9 @@ std::variant<Plan, XrpcError> PlanClone(State& s, const lx::payment::cart::clone
   std::vector<Line> lines;
   lines.reserve(sources.size());
   int items = 0, subscriptions = 0;
+  std::int64_t total = 0;  // NewCart sums the copies again; this checks that the sum fits
   for (const auto& src : sources) {
+    if (auto e = AddToTotal(total, src.amount)) return *e;
     json::object record = ParseRecordJson(src.record_json).value_or(json::object{});
     json::object hidden = ParseRecordJson(src.private_json).value_or(json::object{});
     auto text = [&](std::string_view key) -> std::optional<std::string> {
@@ -413,7 +417,7 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
       return invalid(line.uri + " belongs to another cart");
     }
     if (line.status != "pending") return invalid(line.uri + " is " + line.status);
-    total += line.amount;
+    if (auto e = AddToTotal(total, line.amount)) return *e;
     if (line.cart_uri.empty()) {
       line.cart_uri = cart.uri;
       line.updated_at_us = now;
