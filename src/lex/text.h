@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace atipay::lex {
@@ -13,6 +14,15 @@ namespace atipay::lex {
 // Strict UTF-8: no overlong forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF,
 // no truncated sequences.
 bool IsValidUtf8(std::string_view s);
+
+// The length of the well-formed UTF-8 sequence at s[pos] (by the rule above), or 0 if none
+// starts there (a stray or continuation byte, an overlong form, a surrogate, beyond U+10FFFF,
+// or cut short). pos < s.size().
+std::size_t Utf8SequenceAt(std::string_view s, std::size_t pos);
+
+// `s` with each byte that starts no well-formed sequence replaced by U+FFFD (as a decoder
+// that replaces errors, e.g. V8's, shows it); `s` itself when it is valid.
+std::string ToValidUtf8(std::string_view s);
 
 // Extended grapheme clusters (ICU character break iterator). Pure ASCII is counted without
 // ICU: one cluster per byte, except that "\r\n" is one cluster. Ill-formed UTF-8 is counted

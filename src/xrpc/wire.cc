@@ -8,6 +8,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/stream_parser.hpp>
 
+#include "lex/text.h"
+
 namespace atipay::xrpc {
 namespace {
 
@@ -42,34 +44,6 @@ std::string DecodeComponent(std::string_view in) {
   return out;
 }
 
-// The length of the well-formed UTF-8 sequence at s[pos], or 0 if none starts there (a stray
-// or continuation byte, an overlong form, a surrogate, beyond U+10FFFF, or cut short).
-std::size_t Utf8SequenceAt(std::string_view s, std::size_t pos) {
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = byte(pos);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (pos + n > s.size() || byte(pos + 1) < lo || byte(pos + 1) > hi) return 0;
-  for (std::size_t i = 2; i < n; ++i) {
-    if (byte(pos + i) < 0x80 || byte(pos + i) > 0xBF) return 0;
-  }
-  return n;
-}
-
 // V8's JSON.parse wording for an unexpected character at `pos` (json-parser.cc: context of 10
 // characters either side once the source is 21 characters or longer). V8 reads the body
 // decoded, each byte that starts no UTF-8 character being U+FFFD, so the message quotes whole
@@ -86,7 +60,7 @@ std::string V8UnexpectedToken(std::string_view source, std::size_t pos) {
   std::vector<std::pair<std::size_t, std::size_t>> chars;
   std::size_t at = 0;  // the character holding `pos`
   for (std::size_t i = 0; i < source.size();) {
-    std::size_t n = Utf8SequenceAt(source, i);
+    std::size_t n = lex::Utf8SequenceAt(source, i);
     if (i <= pos) at = chars.size();
     chars.emplace_back(i, n);
     i += n == 0 ? 1 : n;
@@ -224,7 +198,9 @@ std::optional<XrpcError> ParseJsonBody(std::string_view body, std::size_t max_de
 std::string ErrorBody(const XrpcError& error) {
   boost::json::object body;
   body.emplace("error", error.name);
-  body.emplace("message", error.message);
+  // Messages may quote what a caller sent, cut to a length: whatever went wrong in building
+  // one, the body stays JSON.
+  body.emplace("message", lex::ToValidUtf8(error.message));
   return boost::json::serialize(body);
 }
 

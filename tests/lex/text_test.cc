@@ -60,6 +60,22 @@ TEST(Utf8Test, AcceptsWellFormed) {
   EXPECT_TRUE(IsValidUtf8(kFamily + kFlagAndRainbow));
 }
 
+TEST(Utf8Test, ToValidUtf8ReplacesEachByteThatStartsNoCharacter) {
+  const std::string kBad = "\xEF\xBF\xBD";  // U+FFFD
+  EXPECT_EQ(ToValidUtf8("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_EQ(ToValidUtf8(kFamily), kFamily);
+  // A character cut short (e.g. by a length limit): one replacement per byte, as V8 shows it.
+  EXPECT_EQ(ToValidUtf8("ab\xE2\x82"), "ab" + kBad + kBad);
+  EXPECT_EQ(ToValidUtf8("\xFF" "a\xED\xA0\x80" "b"), kBad + "a" + kBad + kBad + kBad + "b");
+  EXPECT_EQ(ToValidUtf8("0123456789abcdef\x80"), "0123456789abcdef" + kBad);
+  for (std::string_view s : {"\xC0\xAF", "\xF4\x90\x80\x80", "x\xF0\x9F\x91"}) {
+    EXPECT_TRUE(IsValidUtf8(ToValidUtf8(s))) << s;
+  }
+  EXPECT_EQ(Utf8SequenceAt("a\xF0\x9F\x91\x8D", 1), 4u);
+  EXPECT_EQ(Utf8SequenceAt("a\xF0\x9F\x91\x8D", 2), 0u);  // a continuation byte
+  EXPECT_EQ(Utf8SequenceAt("\xF0\x9F\x91", 0), 0u);       // cut short
+}
+
 TEST(Utf8Test, RejectsIllFormed) {
   // Overlong encodings.
   EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));

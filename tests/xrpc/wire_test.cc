@@ -103,6 +103,9 @@ TEST(XrpcWire, JsonBodiesWithV8Messages) {
 TEST(XrpcWire, ErrorBodyAndDidWeb) {
   EXPECT_EQ(ErrorBody({400, "InvalidRequest", "say \"hi\""}),
             "{\"error\":\"InvalidRequest\",\"message\":\"say \\\"hi\\\"\"}");
+  // A message cut inside a character (or quoting bytes that are not UTF-8) still makes JSON.
+  EXPECT_EQ(ErrorBody({400, "InvalidRequest", "caf\xC3"}),
+            "{\"error\":\"InvalidRequest\",\"message\":\"caf\xEF\xBF\xBD\"}");
   EXPECT_EQ(DidWebFromHostPort("127.0.0.1:2585"), "did:web:127.0.0.1%3A2585");
   EXPECT_EQ(DidWebFromHostPort("pay.example.com"), "did:web:pay.example.com");
 }
