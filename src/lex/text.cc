@@ -147,9 +147,11 @@ std::size_t CountClusters(std::string_view s, std::size_t cap) {
 
 }  // namespace
 
-std::size_t Utf8SequenceAt(std::string_view s, std::size_t pos) {
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = byte(pos);
+namespace {
+
+// The length of the well-formed sequence at p[0], or 0; `avail` (> 0) bytes may be read.
+inline std::size_t SequenceLength(const unsigned char* p, std::size_t avail) {
+  const unsigned char c = p[0];
   if (c < 0x80) return 1;
   std::size_t n = 0;
   unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
@@ -166,11 +168,17 @@ std::size_t Utf8SequenceAt(std::string_view s, std::size_t pos) {
   } else {
     return 0;  // continuation byte, C0/C1 overlong lead, or F5..FF
   }
-  if (s.size() - pos < n || byte(pos + 1) < lo || byte(pos + 1) > hi) return 0;
+  if (avail < n || p[1] < lo || p[1] > hi) return 0;
   for (std::size_t k = 2; k < n; ++k) {
-    if ((byte(pos + k) & 0xc0) != 0x80) return 0;
+    if ((p[k] & 0xc0) != 0x80) return 0;
   }
   return n;
+}
+
+}  // namespace
+
+std::size_t Utf8SequenceAt(std::string_view s, std::size_t pos) {
+  return SequenceLength(reinterpret_cast<const unsigned char*>(s.data()) + pos, s.size() - pos);
 }
 
 bool IsValidUtf8(std::string_view s) {
@@ -187,7 +195,11 @@ bool IsValidUtf8(std::string_view s) {
         continue;
       }
     }
-    const std::size_t len = Utf8SequenceAt(s, i);
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t len = SequenceLength(p + i, n - i);
     if (len == 0) return false;
     i += len;
   }
