@@ -168,6 +168,10 @@ class Server::Impl {
   void Register(Session* session, const std::weak_ptr<Session>& weak);
   void Unregister(Session* session);
 
+  // Answers on their way back from threads the server may not own (see ReplyHolder).
+  void ReplyOpened() { replies_out_.fetch_add(1, std::memory_order_relaxed); }
+  void ReplyClosed();
+
   const ServerOptions& options() const { return options_; }
   Metrics& metrics() { return metrics_; }
   AccessLog& access_log() { return *access_log_; }
@@ -189,6 +193,7 @@ class Server::Impl {
   void BeginShutdown();
   void CheckDrained();
   void Finish();
+  void WaitForReplies();
   std::string RenderDidDocument() const;
 
   ServerOptions options_;
@@ -216,14 +221,24 @@ class Server::Impl {
   std::mutex wait_mu_;
   bool joined_ = false;
 
+  // Held while a holder closes, so that WaitForReplies cannot return (and the server go away)
+  // before the closing thread is done with it.
+  std::mutex replies_mu_;
+  std::condition_variable replies_cv_;
+  std::atomic<std::size_t> replies_out_{0};
+
   // Declared last: destroyed first, with any pending handlers (and the sessions they hold),
   // while everything above still exists.
   net::io_context ioc_{static_cast<int>(ThreadCount(options_))};
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
-  tcp::acceptor acceptor_{ioc_};
-  net::steady_timer accept_retry_timer_{ioc_};
-  net::steady_timer shutdown_timer_{ioc_};
-  net::steady_timer sweep_timer_{ioc_};
+  // Accepting, sweeping and shutting down run on one strand: with several event-loop threads,
+  // the acceptor and the timers below would otherwise be touched from two threads at once (a
+  // session unregistering on one thread finishing the shutdown while another starts it).
+  net::strand<net::io_context::executor_type> control_{net::make_strand(ioc_)};
+  tcp::acceptor acceptor_{control_};
+  net::steady_timer accept_retry_timer_{control_};
+  net::steady_timer shutdown_timer_{control_};
+  net::steady_timer sweep_timer_{control_};
 };
 
 // One client connection: reads requests one at a time with a fresh parser each (limits and
@@ -420,13 +435,8 @@ class Session : public std::enable_shared_from_this<Session> {
     meta_.cors = options().cors && request.find(http::field::origin) != request.end();
     server_.metrics().in_flight.fetch_add(1, std::memory_order_relaxed);
     in_request_ = true;
-    auto self = shared_from_this();
     try {
-      server_.Handle(parser_->release(), meta_, [self](HttpReply reply) {
-        net::dispatch(self->socket_.get_executor(), [self, reply = std::move(reply)]() mutable {
-          self->OnReply(std::move(reply));
-        });
-      });
+      server_.Handle(parser_->release(), meta_, ReplyTo(shared_from_this()));
     } catch (const std::exception& e) {
       // Before a call took over the answer (e.g. bad_alloc): drop the connection, never hang it.
       LogEvent("error", std::string("request dispatch: ") + e.what(), meta_.request_id);
@@ -434,6 +444,47 @@ class Session : public std::enable_shared_from_this<Session> {
       in_request_ = false;
       Close();
     }
+  }
+
+  // The sink for one request's answer, which may come from any thread: an event loop, the
+  // blocking pool, or one the server does not own (a store's writer, say), possibly while the
+  // server shuts down. The session is handed to its own strand with the answer, or released
+  // there if the sink is dropped unanswered, so it is never destroyed on a foreign thread; and
+  // the server waits for every sink still out before it goes away (Impl::WaitForReplies), so
+  // a late answer never reaches a destroyed event loop.
+  class ReplyHolder {
+   public:
+    explicit ReplyHolder(std::shared_ptr<Session> session)
+        : server_(session->server_), session_(std::move(session)) {
+      server_.ReplyOpened();
+    }
+    ReplyHolder(const ReplyHolder&) = delete;
+    ReplyHolder& operator=(const ReplyHolder&) = delete;
+    ~ReplyHolder() {
+      if (session_) {
+        auto executor = session_->socket_.get_executor();
+        net::post(executor, [session = std::move(session_)] {});
+      }
+      server_.ReplyClosed();  // the last use of anything the server owns
+    }
+
+    void Deliver(HttpReply reply) {
+      if (!session_) return;
+      auto executor = session_->socket_.get_executor();
+      net::dispatch(executor, [session = std::move(session_), reply = std::move(reply)]() mutable {
+        session->OnReply(std::move(reply));
+      });
+    }
+
+   private:
+    Server::Impl& server_;
+    std::shared_ptr<Session> session_;
+  };
+
+  static ReplySink ReplyTo(std::shared_ptr<Session> session) {
+    return [holder = std::make_shared<ReplyHolder>(std::move(session))](HttpReply reply) {
+      holder->Deliver(std::move(reply));
+    };
   }
 
   void OnReply(HttpReply reply) {
@@ -746,7 +797,25 @@ void Server::Impl::Unregister(Session* session) {
     drained = sessions_.empty();
   }
   metrics_.open_connections.fetch_sub(1, std::memory_order_relaxed);
-  if (drained && shutting_down() && !finished_.load()) net::post(ioc_, [this] { CheckDrained(); });
+  if (drained && shutting_down() && !finished_.load()) net::post(control_, [this] { CheckDrained(); });
+}
+
+void Server::Impl::ReplyClosed() {
+  std::lock_guard lock(replies_mu_);
+  if (replies_out_.fetch_sub(1, std::memory_order_acq_rel) == 1) replies_cv_.notify_all();
+}
+
+void Server::Impl::WaitForReplies() {
+  // Answers still out belong to calls that outlived the shutdown deadline (a store commit,
+  // say); whoever holds them answers or drops them in the end. Until then the event loop they
+  // will post to must stay.
+  std::unique_lock lock(replies_mu_);
+  while (!replies_cv_.wait_for(lock, std::chrono::seconds(10), [this] {
+    return replies_out_.load(std::memory_order_acquire) == 0;
+  })) {
+    LogEvent("warn", "shutdown: waiting for " + std::to_string(replies_out_.load()) +
+                         " answer(s) still being produced");
+  }
 }
 
 MethodMetrics* Server::Impl::LabelFor(std::string_view path) {
@@ -899,7 +968,7 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
 
 void Server::Impl::Shutdown() {
   if (!started_.load() || shutting_down_.exchange(true)) return;
-  net::post(ioc_, [this] { BeginShutdown(); });
+  net::post(control_, [this] { BeginShutdown(); });
 }
 
 void Server::Impl::BeginShutdown() {
@@ -957,6 +1026,9 @@ void Server::Impl::Wait() {
   if (joined_) return;
   for (auto& thread : threads_) thread.join();
   threads_.clear();
+  // Before the pool is joined: a late answer may still need it (a call whose caller's DID was
+  // resolved on another thread runs its method there).
+  WaitForReplies();
   if (blocking_pool_) blocking_pool_->join();
   if (access_log_) access_log_->Flush();
   joined_ = true;

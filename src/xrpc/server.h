@@ -85,7 +85,9 @@ class Server {
   // in-flight requests finish until shutdown_timeout, then close the rest.
   void Shutdown();
 
-  // Blocks until the server has shut down and its threads have ended.
+  // Blocks until the server has shut down and its threads have ended, and until every call
+  // still held past the shutdown deadline by a thread the server does not own (a store's
+  // writer, say) has been answered or dropped: such threads must go on while Wait() blocks.
   void Wait();
 
   Metrics& metrics();

@@ -2,6 +2,7 @@
 // give up on stragglers at the deadline.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -11,6 +12,7 @@ namespace atipay::testing {
 namespace {
 
 using std::chrono::milliseconds;
+constexpr std::string_view kParams = "/xrpc/com.example.xrpc.params";
 constexpr std::string_view kSleep = "/xrpc/com.example.xrpc.params?name=sleep&n=";
 
 TEST(XrpcShutdown, InFlightRequestsFinishIdleConnectionsClose) {
@@ -71,6 +73,49 @@ TEST(XrpcShutdown, DeadlineClosesStragglers) {
   auto reply = slow.get();
   EXPECT_FALSE(reply.has_value());  // its connection was closed at the deadline
   EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(4000));
+}
+
+// A call held past the deadline by a thread the server does not own (as a store's writer holds
+// one until its commit): Wait() returns only once that thread has answered, so the answer never
+// reaches a destroyed event loop (and the connection never outlives the server).
+TEST(XrpcShutdown, WaitOutlastsCallsHeldByForeignThreads) {
+  auto options = TestServer::DefaultOptions();
+  options.shutdown_timeout = milliseconds(100);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::thread holder;
+  std::atomic<bool> answered{false};
+  TestServer server(options, {}, [&](xrpc::Router& router) {
+    router.SetAsyncAuthHook([&](const xrpc::AuthRequest&, std::function<void(xrpc::AuthResult)> done) {
+      holder = std::thread([&answered, released, done = std::move(done)] {
+        released.wait();
+        answered = true;
+        done(xrpc::AuthContext{"did:plc:caller", {}});
+      });
+    });
+  });
+  std::uint16_t port = server.port();
+  auto call = std::async(std::launch::async, [port] {
+    return Fetch(port, "GET", std::string(kParams) + "?name=a", std::nullopt,
+                 {{"Authorization", "Bearer t"}});
+  });
+  for (int i = 0; i < 400 && server.server().metrics().in_flight.load() < 1; ++i) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(server.server().metrics().in_flight.load(), 1);
+  server.server().Shutdown();
+  std::atomic<bool> waited{false};
+  std::thread waiter([&] {
+    server.server().Wait();
+    waited = true;
+  });
+  std::this_thread::sleep_for(milliseconds(500));  // well past the deadline
+  EXPECT_FALSE(waited.load());
+  EXPECT_FALSE(call.get().has_value());  // the connection itself was closed at the deadline
+  release.set_value();
+  waiter.join();
+  EXPECT_TRUE(answered.load());
+  holder.join();
 }
 
 TEST(XrpcShutdown, ShutdownWithoutConnectionsIsQuick) {
