@@ -78,9 +78,12 @@ class FakePaymentServer {
     int broken_every = 0;  // every Nth clone answers with an item missing
   };
 
-  explicit FakePaymentServer(Options options)
-      : options_(std::move(options)), server_([this](const HttpRequest& r) { return Handle(r); }) {
-    service_did_ = "did:web:127.0.0.1%3A" + std::to_string(server_.port());
+  explicit FakePaymentServer(Options options) : options_(std::move(options)) {
+    // The service DID names the port, so the server starts first; its requests wait here until
+    // everything they use is set.
+    std::lock_guard lock(mu_);
+    server_ = std::make_unique<TestServer>([this](const HttpRequest& r) { return Handle(r); });
+    service_did_ = "did:web:127.0.0.1%3A" + std::to_string(server_->port());
     identity::IdentityOptions id;
     id.dev_did_dir = options_.did_dir;
     id.plc_url = "http://127.0.0.1:" + std::to_string(UnusedPort());
@@ -91,7 +94,7 @@ class FakePaymentServer {
                                                             *resolver_);
   }
 
-  std::string url() const { return server_.url(); }
+  std::string url() const { return server_->url(); }
   const std::string& did() const { return service_did_; }
   int clones_done() const { return clones_done_; }
   int auth_failures() const { return auth_failures_; }
@@ -133,6 +136,7 @@ class FakePaymentServer {
   }
 
   HttpReply Handle(const HttpRequest& r) {
+    std::lock_guard lock(mu_);
     std::string path = r.target.substr(0, r.target.find('?'));
     if (!path.starts_with("/xrpc/")) return Error(404, "NotFound", "not found");
     const std::string nsid = path.substr(6);
@@ -265,7 +269,7 @@ class FakePaymentServer {
   }
 
   Options options_;
-  TestServer server_;
+  std::mutex mu_;
   std::string service_did_;
   std::unique_ptr<identity::IdentityResolver> resolver_;
   std::unique_ptr<auth::ServiceAuthVerifier> verifier_;
@@ -274,6 +278,7 @@ class FakePaymentServer {
   std::map<std::string, std::vector<std::string>> pending_;
   std::atomic<int> clones_done_{0};
   std::atomic<int> auth_failures_{0};
+  std::unique_ptr<TestServer> server_;  // last: stopped before anything its requests use goes
 };
 
 FakePaymentServer::Options Fake(std::string did_dir,

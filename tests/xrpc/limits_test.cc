@@ -64,10 +64,11 @@ TEST(XrpcLimits, SlowHeadersAreCutOff) {
   Client client(server.port());
   auto start = std::chrono::steady_clock::now();
   // Slowloris: a byte every 100 ms never finishes the headers; the deadline does not move.
+  const int fd = client.descriptor();
   std::thread dribble([&] {
     std::string request = "GET /xrpc/_health HTTP/1.1\r\nHost: x\r\nX-Slow: ";
     for (char c : request + std::string(30, 'a')) {
-      if (!client.SendRaw(std::string(1, c))) return;
+      if (!SendAll(fd, std::string(1, c))) return;
       std::this_thread::sleep_for(milliseconds(20));
     }
   });

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <string>
@@ -51,7 +52,7 @@ std::string UnsignedToken(const std::string& iss, const std::string& aud, std::s
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  static int counter = 0;
+  static std::atomic<int> counter{0};  // calls come from several threads
   boost::json::object header{{"alg", "ES256K"}, {"typ", "JWT"}};
   boost::json::object claims{{"iss", iss},      {"aud", aud},       {"lxm", lxm},
                              {"iat", now},      {"exp", now + 60},

@@ -1,5 +1,9 @@
 #include "tests/xrpc/test_support.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <stdexcept>
 
@@ -232,6 +236,21 @@ bool Client::SendRaw(std::string_view bytes) {
   boost::system::error_code ec;
   net::write(socket_, net::buffer(bytes.data(), bytes.size()), ec);
   return !ec;
+}
+
+bool SendAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd, POLLOUT, 0};
+      ::poll(&p, 1, 100);
+      continue;
+    }
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
 }
 
 std::optional<Reply> Client::Read(bool head) {

@@ -104,6 +104,9 @@ class Client {
 
   // Sends bytes as they are.
   bool SendRaw(std::string_view bytes);
+  // The connection's descriptor, for SendAll from another thread while this one reads (the
+  // Asio socket object must not be used from two threads at once).
+  int descriptor() { return socket_.native_handle(); }
   // Reads one response; nullopt on timeout (the constructor's), close or a bad response.
   std::optional<Reply> Read(bool head = false);
   // Whether the server closed the connection within `within` (reads and drops data until then).
@@ -120,6 +123,9 @@ class Client {
   std::chrono::milliseconds timeout_;
   boost::beast::flat_buffer buffer_;
 };
+
+// send(2) until every byte is out; false once the connection fails.
+bool SendAll(int fd, std::string_view bytes);
 
 // One request on a fresh connection. `body` absent: no body and no Content-Length.
 std::optional<Reply> Fetch(std::uint16_t port, std::string_view method, std::string_view target,
