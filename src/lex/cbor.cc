@@ -339,6 +339,9 @@ class Decoder {
       if (!IsValidUtf8(key)) return Fail("invalid UTF-8 in map key");
       // Strictly increasing also rules out duplicates.
       if (i > 0 && !KeyLess(previous, key)) return Fail("map keys not in canonical order");
+      // In the JSON form these keys mean a link or bytes: a map that holds one has no JSON form
+      // (or, alone with a string, the form of a different value, so two blocks would share one).
+      if (key == "$link" || key == "$bytes") return Fail("map key $link or $bytes");
       previous = key;
       json::value value;
       if (!Decode(value, depth + 1)) return false;

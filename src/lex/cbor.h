@@ -28,7 +28,8 @@ bool EncodeDagCbor(const boost::json::value& v, std::string& out, std::string* e
 
 // Strict decoder: exactly one item, no trailing bytes; rejects indefinite lengths, non-shortest
 // heads, unsorted or duplicate map keys, non-text keys, tags other than 42, floats, undefined
-// and other simple values, invalid UTF-8, integers outside int64, and malformed CIDs.
+// and other simple values, invalid UTF-8, integers outside int64, malformed CIDs, and map
+// keys "$link" and "$bytes" (whose JSON form would be a link or bytes, or invalid).
 Result<boost::json::value> DecodeDagCbor(std::string_view bytes);
 
 // The record's CID: DAG-CBOR -> sha2-256 -> CIDv1 dag-cbor, base32 ("bafyrei...").
