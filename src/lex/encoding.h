@@ -1,9 +1,10 @@
 // Binary-to-text encodings used across atproto: base64 ($bytes, signatures), base64url (JWTs),
 // base32 (CIDv1 multibase 'b'), base58btc (did:key multibase 'z') and hex.
 //
-// Bytes travel in std::string. Decoders return nullopt on any malformed input, including
-// non-zero trailing bits, so every accepted text has exactly one byte sequence and the
-// canonical encoding of that sequence is unique.
+// Bytes travel in std::string. Decoders return nullopt on any malformed input. All but
+// DecodeBase64 also refuse non-zero trailing bits, so each text they accept is the one
+// canonical encoding of its bytes; DecodeBase64 ignores them, as the reference does for
+// $bytes (an interop vector has them).
 #ifndef ATIPAY_LEX_ENCODING_H_
 #define ATIPAY_LEX_ENCODING_H_
 
@@ -18,7 +19,8 @@ std::string EncodeBase64(std::string_view bytes);
 // Same alphabet without padding: the form atproto writes for {"$bytes": ...}.
 std::string EncodeBase64Unpadded(std::string_view bytes);
 // Accepts padded and unpadded input (the atproto data model allows both). Rejects characters
-// outside the alphabet, whitespace, misplaced or partial padding and non-zero trailing bits.
+// outside the alphabet, whitespace, and misplaced or partial padding; non-zero trailing bits
+// are ignored ("AB" and "AA" are the same byte).
 std::optional<std::string> DecodeBase64(std::string_view text);
 
 // RFC 4648 §5 URL-safe alphabet, never padded (JWS compact serialization, RFC 7515 §2).
