@@ -1,8 +1,8 @@
 // HttpXrpcCaller: XRPC over one keep-alive HTTP/1.1 connection (see agent.h).
 //
 // Asio and Beast, TLS included, are compiled once in atipay_net (src/net/). Name lookup,
-// connect, TLS and TLS exchanges are async on a private io_context driven with run_one() until the handler
-// has run, each bounded by a beast::tcp_stream expiry or a timer. Plain-TCP exchanges (the load
+// connect, TLS and TLS exchanges are async on a private io_context driven with run_one() until
+// the handler has run, each bounded by a beast::tcp_stream expiry or a timer. Plain-TCP exchanges (the load
 // tool's hot path) are synchronous on the non-blocking socket with poll() bounding each wait.
 // Nothing blocks without bound.
 #include <openssl/ssl.h>

@@ -797,7 +797,9 @@ void Server::Impl::Unregister(Session* session) {
     drained = sessions_.empty();
   }
   metrics_.open_connections.fetch_sub(1, std::memory_order_relaxed);
-  if (drained && shutting_down() && !finished_.load()) net::post(control_, [this] { CheckDrained(); });
+  if (drained && shutting_down() && !finished_.load()) {
+    net::post(control_, [this] { CheckDrained(); });
+  }
 }
 
 void Server::Impl::ReplyClosed() {

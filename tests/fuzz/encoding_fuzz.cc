@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   if (size <= 4096) {  // base58 is quadratic
-    FUZZ_CHECK(DecodeBase58Btc(EncodeBase58Btc(input)) == std::string(input), "base58btc lost bytes");
+    FUZZ_CHECK(DecodeBase58Btc(EncodeBase58Btc(input)) == std::string(input),
+               "base58btc lost bytes");
   }
   FUZZ_CHECK(DecodeBase64(EncodeBase64(input)) == std::string(input), "base64 lost bytes");
   FUZZ_CHECK(DecodeBase64(EncodeBase64Unpadded(input)) == std::string(input), "base64 lost bytes");

@@ -37,9 +37,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case flat_json::Value::Kind::kNumber:
         FUZZ_CHECK(member->is_number(), "number member");
         if (auto n = flat_json::PositiveInteger(*w.value)) {
-          FUZZ_CHECK((member->is_int64() && member->as_int64() == *n) ||
-                         (member->is_uint64() && member->as_uint64() == static_cast<std::uint64_t>(*n)),
-                     "integer member differs");
+          const bool same =
+              (member->is_int64() && member->as_int64() == *n) ||
+              (member->is_uint64() && member->as_uint64() == static_cast<std::uint64_t>(*n));
+          FUZZ_CHECK(same, "integer member differs");
         }
         break;
       case flat_json::Value::Kind::kOther:

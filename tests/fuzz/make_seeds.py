@@ -2,7 +2,8 @@
 """Writes the seed inputs of tests/fuzz/corpus/<target>/ from the interop vectors, the
 lexicons and a few hand-made cases. Each file is named by the SHA-1 of its content, as
 libFuzzer names what it finds, so seeds and later finds (tools/fuzz.sh --keep) sit side by
-side. Re-running it adds nothing that is already there and removes nothing."""
+side. Re-running it removes nothing, and adds back the seeds that a minimizing merge dropped
+(delete those again if the corpus should stay minimal)."""
 import base64, hashlib, json, os, pathlib, sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -163,6 +164,27 @@ for case in lexicons_valid + lexicons_invalid:
     put("lexicon_document", compact(case["lexicon"]))
 for path in sorted((ROOT / "lexicons" / "atiproto").glob("*.json")):
     put("lexicon_document", path.read_bytes())
+
+# workflow: callback templates (see workflow_fuzz.cc): flags line, then the inbound workflow.
+def response(i, uri=None, cid=None, action=None):
+    return {"action": action or ("update" if i == 3 else "create"), "name": f"@N{i}@",
+            "result": {"uri": uri or f"@U{i}@", "cid": cid or f"@C{i}@"}}
+FAITHFUL = {"intent": "@I@", "responses": [response(i) for i in range(4)]}
+for flags, body in (
+        ("", FAITHFUL), ("b", FAITHFUL), ("f", FAITHFUL),
+        ("", {"intent": "@I@", "responses": [response(1), response(0), response(3), response(2)]}),
+        ("", {"intent": "@I@", "responses": [response(0, cid="@C1@")] + [response(i) for i in (1, 2, 3)]}),
+        ("", {"intent": "@I@", "responses": [response(0, uri="at://@X@/com.atiproto.item/3kitem")] + [response(i) for i in (1, 2, 3)]}),
+        ("", {"intent": "@I@", "responses": [response(i) for i in range(3)]}),
+        ("", {"intent": "@I@", "responses": [response(i) for i in range(4)] + [{"action": "create", "name": "zzz/x", "result": {"uri": "@U0@", "cid": "@C0@"}}]}),
+        ("", {"intent": "@I@", "responses": [response(0, action="delete")] + [response(i) for i in (1, 2, 3)]}),
+        ("", {"intent": "cart.clone:3kzzzzzzzzzzz:1", "responses": [response(i) for i in range(4)]}),
+        ("", {"intent": "error", "responses": [response(0), response(1)],
+              "error": {"action": "create", "name": "@N2@", "message": "Record already exists", "code": "InvalidRequest"}}),
+        ("", {"intent": "error", "responses": [response(0, uri="at://@R@/com.atiproto.item/other")],
+              "error": {"action": "create", "name": "@N1@", "message": "no"}}),
+        ("", {"intent": "@I@", "responses": [response(i) for i in range(4)], "error": {"message": "x"}})):
+    put("workflow", flags + "\n" + compact(body))
 
 for d in sorted(OUT.iterdir()):
     print(f"{d.name}: {len(list(d.iterdir()))} files", file=sys.stderr)

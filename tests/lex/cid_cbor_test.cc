@@ -379,7 +379,7 @@ TEST(DagCborDecode, RejectsNonCanonicalAndForbiddenInput) {
       {"5bffffffffffffffff", "absurd byte-string length"},
       {"8201", "truncated array"},
       // Found by fuzzing (tests/fuzz/cbor_fuzz.cc): maps the JSON form cannot hold.
-      {"a1" "66246279746573" "6141", "map key $bytes with a text value: JSON would read it as bytes"},
+      {"a1" "66246279746573" "6141", "map key $bytes with text: JSON would read it as bytes"},
       {"a1" "65246c696e6b" "6141", "map key $link alone"},
       {"a2" "6161" "01" "65246c696e6b" "01", "map key $link among others"},
   };

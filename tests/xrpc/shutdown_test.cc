@@ -86,7 +86,8 @@ TEST(XrpcShutdown, WaitOutlastsCallsHeldByForeignThreads) {
   std::thread holder;
   std::atomic<bool> answered{false};
   TestServer server(options, {}, [&](xrpc::Router& router) {
-    router.SetAsyncAuthHook([&](const xrpc::AuthRequest&, std::function<void(xrpc::AuthResult)> done) {
+    router.SetAsyncAuthHook([&](const xrpc::AuthRequest&,
+                                std::function<void(xrpc::AuthResult)> done) {
       holder = std::thread([&answered, released, done = std::move(done)] {
         released.wait();
         answered = true;
