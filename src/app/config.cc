@@ -1,7 +1,9 @@
 #include "app/config.h"
 
+#include <algorithm>
 #include <charconv>
 
+#include "lex/formats.h"
 #include "xrpc/wire.h"
 
 namespace atipay::app {
@@ -173,6 +175,17 @@ void RegisterFlags(FlagSet& flags, Config& c) {
   flags.Bool("validate-output", "Validate handler output against the lexicon (500 if invalid).",
              &c.validate_output);
   flags.Bool("cors", "Answer CORS preflights and allow any origin.", &c.cors);
+  flags.String("rate-limit-caller", "POINTS/SECONDS",
+               "Calls each caller (a DID; an address when anonymous) may make to all methods "
+               "together per window, as in 3000/300; beyond, 429 RateLimitExceeded. 'off': none.",
+               &c.rate_limit_caller);
+  flags.String("rate-limit-methods", "NSID=POINTS/SECONDS,...",
+               "Per-method limits per caller, on top of --rate-limit-caller.",
+               &c.rate_limit_methods);
+  flags.String("rate-limit-global", "POINTS/SECONDS",
+               "Requests per client address per window, before routing. Off by default: a "
+               "PDS proxies many users from one address.",
+               &c.rate_limit_global);
   flags.String("plc-url", "URL",
                "PLC directory for did:plc (plain http only for loopback hosts).", &c.plc_url);
   flags.String("dev-did-dir", "DIR",
@@ -261,6 +274,37 @@ std::optional<std::string> LoadConfig(const std::vector<std::string>& args, Conf
   if (config.db_synchronous != "FULL" && config.db_synchronous != "NORMAL") {
     return "--db-synchronous must be FULL or NORMAL";
   }
+  xrpc::RateLimitOptions limits;
+  if (auto error = ParseRateLimits(config, limits)) return error;
+  return std::nullopt;
+}
+
+std::optional<std::string> ParseRateLimits(const Config& config, xrpc::RateLimitOptions& out) {
+  auto limit = [](std::string_view flag, std::string_view text,
+                  xrpc::RateLimit& target) -> std::optional<std::string> {
+    auto parsed = xrpc::RateLimit::Parse(text);
+    if (!parsed) {
+      return "--" + std::string(flag) + ": \"" + std::string(text) +
+             "\" is not POINTS/SECONDS (positive, a window of at most a year) or off";
+    }
+    target = *parsed;
+    return std::nullopt;
+  };
+  if (auto e = limit("rate-limit-global", config.rate_limit_global, out.global)) return e;
+  if (auto e = limit("rate-limit-caller", config.rate_limit_caller, out.per_caller)) return e;
+  std::string_view list = config.rate_limit_methods;
+  for (std::size_t at = 0; !list.empty() && at <= list.size();) {
+    std::size_t comma = std::min(list.find(',', at), list.size());
+    std::string_view item = list.substr(at, comma - at);
+    at = comma + 1;
+    std::size_t equals = item.find('=');
+    if (equals == std::string_view::npos || !lex::IsValidNsid(item.substr(0, equals))) {
+      return "--rate-limit-methods: \"" + std::string(item) + "\" is not NSID=POINTS/SECONDS";
+    }
+    xrpc::RateLimit method_limit;
+    if (auto e = limit("rate-limit-methods", item.substr(equals + 1), method_limit)) return e;
+    out.per_method.emplace_back(std::string(item.substr(0, equals)), method_limit);
+  }
   return std::nullopt;
 }
 
@@ -290,6 +334,7 @@ xrpc::ServerOptions ToServerOptions(const Config& c) {
   o.shutdown_timeout = std::chrono::milliseconds(c.shutdown_timeout_ms);
   o.validate_output = c.validate_output;
   o.cors = c.cors;
+  ParseRateLimits(c, o.rate_limits);  // checked by LoadConfig
   o.service_did = c.service_did;
   o.service_id = c.service_id;
   o.service_type = c.service_type;

@@ -37,6 +37,10 @@ struct Config {
   bool validate_output = true;
   bool cors = true;
   std::string access_log = "-";
+  // Rate limits: "POINTS/SECONDS" or "off"; per-method ones "NSID=POINTS/SECONDS,...".
+  std::string rate_limit_global = "off";
+  std::string rate_limit_caller = "3000/300";
+  std::string rate_limit_methods;
   // Service auth and identity.
   std::string plc_url = "https://plc.directory";
   std::string dev_did_dir;
@@ -112,6 +116,9 @@ std::optional<std::string> ParseHostPort(std::string_view text, std::string& hos
 
 // Fills the address-derived defaults still unset with the port actually bound.
 void ApplyBoundPort(Config& config, std::uint16_t port);
+
+// The --rate-limit-* flags; an error message when one is malformed.
+std::optional<std::string> ParseRateLimits(const Config& config, xrpc::RateLimitOptions& out);
 
 xrpc::ServerOptions ToServerOptions(const Config& config);
 

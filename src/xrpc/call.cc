@@ -111,7 +111,21 @@ std::optional<XrpcError> Call::TakeJsonInput(boost::json::value& out) {
   return ParseJsonBody(raw.data, env_.max_json_depth, out);
 }
 
+void Call::NoteRateLimit(const RateLimitStatus& status) {
+  if (!rate_limit_ || status.TighterThan(*rate_limit_)) rate_limit_ = status;
+}
+
 void Call::RunHandler(std::function<void()> fn) {
+  if (env_.rate_limits != nullptr) {
+    if (auto status = env_.rate_limits->ConsumeRoute(method_.nsid, caller_did_,
+                                                     ClientAddress(remote_address_))) {
+      NoteRateLimit(*status);
+      if (status->exceeded) {
+        Fail(XrpcError::RateLimitExceeded());
+        return;
+      }
+    }
+  }
   if (blocking_ && env_.offload) {
     auto self = shared_from_this();
     env_.offload([self, fn = std::move(fn)] { self->Guard(fn); });
@@ -169,6 +183,7 @@ void Call::LogError(std::string_view what) {
 void Call::Complete(HttpReply reply) {
   if (completed_.exchange(true, std::memory_order_acq_rel)) return;
   reply.caller_did = caller_did_;
+  if (rate_limit_) rate_limit_->AppendHeaders(reply.headers);
   ReplySink sink = std::move(sink_);
   sink_ = nullptr;
   if (sink) sink(std::move(reply));

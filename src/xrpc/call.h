@@ -22,6 +22,7 @@
 #include "lex/method.h"
 #include "lex/params.h"
 #include "xrpc/error.h"
+#include "xrpc/rate_limit.h"
 #include "xrpc/request.h"
 
 namespace atipay::xrpc {
@@ -48,6 +49,8 @@ struct CallEnvironment {
   AsyncAuthHook async_auth_hook;
   // Runs blocking handlers off the event loop; unset means inline.
   std::function<void(std::function<void()>)> offload;
+  // Route rate limits, consulted before the handler runs; null: none.
+  RateLimits* rate_limits = nullptr;
   // Where details of 500s go (never to the client).
   std::function<void(std::string_view request_id, std::string_view what)> log_error;
 };
@@ -74,7 +77,8 @@ class Call : public std::enable_shared_from_this<Call> {
   std::optional<XrpcError> TakeJsonInput(boost::json::value& out);
   std::optional<XrpcError> TakeRawInput(RawBody& out);
 
-  // Step 4: runs the handler inline or on the blocking pool, per the method's options.
+  // Step 4: the route rate limits (429 when exceeded), then the handler, inline or on the
+  // blocking pool per the method's options.
   void RunHandler(std::function<void()> fn);
 
   // Runs fn; an exception becomes 500 InternalServerError (details only in the log).
@@ -96,6 +100,8 @@ class Call : public std::enable_shared_from_this<Call> {
   void LogError(std::string_view what);
 
   void set_caller_did(std::string did) { caller_did_ = std::move(did); }
+  // A limit that applied to this call: the tightest one's headers go out with the reply.
+  void NoteRateLimit(const RateLimitStatus& status);
 
  private:
   void Complete(HttpReply reply);
@@ -109,6 +115,7 @@ class Call : public std::enable_shared_from_this<Call> {
   std::string request_id_;
   std::string remote_address_;
   std::string caller_did_;
+  std::optional<RateLimitStatus> rate_limit_;
   RequestInfo info_;
   AuthRequest auth_request_;
   ReplySink sink_;

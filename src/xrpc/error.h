@@ -42,6 +42,7 @@ struct XrpcError {
     // The name express's body-parser produces (http-errors class name), as the reference shows.
     return {413, "PayloadTooLargeError", "request entity too large"};
   }
+  static XrpcError RateLimitExceeded() { return {429, "RateLimitExceeded", "Rate Limit Exceeded"}; }
   static XrpcError MethodNotImplemented() {
     return {501, "MethodNotImplemented", "Method Not Implemented"};
   }

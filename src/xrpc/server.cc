@@ -217,6 +217,7 @@ class Server::Impl {
   std::uint16_t port_ = 0;
 
   std::unique_ptr<net::thread_pool> blocking_pool_;
+  std::unique_ptr<RateLimits> rate_limits_;
   std::vector<std::thread> threads_;
   std::mutex wait_mu_;
   bool joined_ = false;
@@ -655,7 +656,10 @@ std::optional<std::string> Server::Impl::Start() {
   unsigned threads = ThreadCount(options_);
   blocking_pool_ = std::make_unique<net::thread_pool>(std::max(1u, options_.blocking_threads));
 
+  rate_limits_ = std::make_unique<RateLimits>(options_.rate_limits);
+
   CallEnvironment& env = router_.environment();
+  env.rate_limits = rate_limits_.get();
   env.validate_output = options_.validate_output;
   env.max_json_depth = options_.max_json_depth;
   env.offload = [pool = blocking_pool_.get()](std::function<void()> fn) {
@@ -875,6 +879,7 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
       HttpReply reply;
       reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
       reply.body = metrics_.RenderPrometheus();
+      reply.body += rate_limits_->RenderMetrics();
       for (const auto& source : router_.metrics_sources()) {
         try {
           reply.body += source();
@@ -932,12 +937,23 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
   }
   meta.nsid = std::string(nsid);
   const Router::Entry* entry = router_.Find(nsid);
-  if (entry == nullptr) {
-    meta.metrics = unknown_slot_;
-    sink(ErrorReply(XrpcError::MethodNotImplemented()));
+  meta.metrics = entry != nullptr ? metrics_.Find(nsid) : unknown_slot_;
+  // The global limit, per client address, before anything else (xrpc-server's catchall). Its
+  // headers go out with whatever the answer is, unless a call's own limit is tighter.
+  std::optional<RateLimitStatus> global_limit =
+      rate_limits_->ConsumeGlobal(ClientAddress(meta.remote));
+  auto answer = [&](HttpReply reply) {
+    if (global_limit) global_limit->AppendHeaders(reply.headers);
+    sink(std::move(reply));
+  };
+  if (global_limit && global_limit->exceeded) {
+    answer(ErrorReply(XrpcError::RateLimitExceeded()));
     return;
   }
-  meta.metrics = metrics_.Find(nsid);
+  if (entry == nullptr) {
+    answer(ErrorReply(XrpcError::MethodNotImplemented()));
+    return;
+  }
   const lex::MethodDescriptor& method = *entry->method;
   bool is_procedure = method.kind == lex::MethodKind::kProcedure;
   if (verb == http::verb::options) {
@@ -946,25 +962,26 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
     reply.content_type = "text/html; charset=utf-8";
     reply.body = is_procedure ? "POST" : "GET,HEAD";
     reply.headers = {{"Allow", reply.body}};
-    sink(std::move(reply));
+    answer(std::move(reply));
     return;
   }
   bool method_ok = is_procedure ? verb == http::verb::post
                                 : (verb == http::verb::get || verb == http::verb::head);
   if (!method_ok) {
-    sink(ErrorReply(XrpcError::InvalidRequest("Incorrect HTTP method (" +
-                                              std::string(request.method_string()) +
-                                              ") expected " + (is_procedure ? "POST" : "GET"))));
+    answer(ErrorReply(XrpcError::InvalidRequest("Incorrect HTTP method (" +
+                                                std::string(request.method_string()) +
+                                                ") expected " + (is_procedure ? "POST" : "GET"))));
     return;
   }
   if (method.kind == lex::MethodKind::kSubscription) {
-    sink(ErrorReply({501, "MethodNotImplemented", "WebSockets requested but not implemented"}));
+    answer(ErrorReply({501, "MethodNotImplemented", "WebSockets requested but not implemented"}));
     return;
   }
   auto call = std::make_shared<Call>(router_.environment(), method, entry->options.auth,
                                      entry->options.blocking, std::move(request),
                                      ParseQueryString(query), meta.request_id, meta.remote,
                                      std::move(sink));
+  if (global_limit) call->NoteRateLimit(*global_limit);
   call->Guard([&] { entry->invoke(call); });
 }
 

@@ -20,6 +20,7 @@
 
 #include "xrpc/error.h"    // IWYU pragma: export
 #include "xrpc/metrics.h"  // IWYU pragma: export
+#include "xrpc/rate_limit.h"  // IWYU pragma: export
 #include "xrpc/request.h"  // IWYU pragma: export
 #include "xrpc/router.h"   // IWYU pragma: export
 
@@ -50,6 +51,7 @@ struct ServerOptions {
 
   bool validate_output = true;
   bool cors = true;
+  RateLimitOptions rate_limits;  // none by default
 
   // The did:web document at /.well-known/did.json; served when service_did is set.
   std::string service_did;

@@ -63,7 +63,8 @@ class ServerProcess {
                                      std::string("--service-did=") + kServiceDid,
                                      "--access-log=off",
                                      "--threads=1",
-                                     "--cart-ttl=3600"};
+                                     "--cart-ttl=3600",
+                                     "--rate-limit-caller=off"};
     pid_ = fork();
     if (pid_ == 0) {
       std::vector<char*> argv;

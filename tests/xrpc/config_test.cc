@@ -100,6 +100,41 @@ TEST(AppConfig, Errors) {
   EXPECT_TRUE(LoadConfig({}, f, Env({{"ATIPAY_VALIDATE_OUTPUT", "maybe"}})));
 }
 
+TEST(AppConfig, RateLimits) {
+  Config defaults;
+  ASSERT_FALSE(LoadConfig({}, defaults, Env({})));
+  auto options = ToServerOptions(defaults);
+  EXPECT_EQ(options.rate_limits.per_caller.points, 3000u);
+  EXPECT_EQ(options.rate_limits.per_caller.window, std::chrono::seconds(300));
+  EXPECT_FALSE(options.rate_limits.global.enabled());
+  EXPECT_TRUE(options.rate_limits.per_method.empty());
+
+  Config set;
+  ASSERT_FALSE(LoadConfig({"--rate-limit-global=600/60",
+                           "--rate-limit-methods",
+                           "com.atiproto.payment.cart.clone=10/60,com.atiproto.cart.get=off"},
+                          set, Env({{"ATIPAY_RATE_LIMIT_CALLER", "off"}})));
+  options = ToServerOptions(set);
+  EXPECT_FALSE(options.rate_limits.per_caller.enabled());
+  EXPECT_EQ(options.rate_limits.global.points, 600u);
+  ASSERT_EQ(options.rate_limits.per_method.size(), 2u);
+  EXPECT_EQ(options.rate_limits.per_method[0].first, "com.atiproto.payment.cart.clone");
+  EXPECT_EQ(options.rate_limits.per_method[0].second.points, 10u);
+  EXPECT_FALSE(options.rate_limits.per_method[1].second.enabled());
+
+  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
+           {"--rate-limit-caller=10"},
+           {"--rate-limit-global=0/60"},
+           {"--rate-limit-methods=nsid=1/1"},
+           {"--rate-limit-methods=com.example.x"},
+           {"--rate-limit-methods=com.example.x=1/1,"}}) {
+    Config c;
+    auto error = LoadConfig(bad, c, Env({}));
+    ASSERT_TRUE(error) << bad[0];
+    EXPECT_NE(error->find("--rate-limit-"), std::string::npos) << *error;
+  }
+}
+
 TEST(AppConfig, HelpListsEveryFlagAndItsVariable) {
   Config config;
   std::string help;

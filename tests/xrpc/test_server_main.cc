@@ -16,6 +16,7 @@
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   atipay::app::Config config;
+  config.rate_limit_caller = "off";  // load tools hammer it from one address
   std::string help;
   std::vector<std::string> args(argv + 1, argv + argc);
   if (auto error = atipay::app::LoadConfig(args, config, std::getenv, &help)) {

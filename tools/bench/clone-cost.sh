@@ -41,7 +41,8 @@ run() {
   # shellcheck disable=SC2086
   perf stat -x, -e instructions:u,instructions:k,cycles:u,cycles:k -o "$dir/stat" \
     taskset -c 0 "$server" --listen "127.0.0.1:$port" --service-did "$did" --db "$dir/atipay.db" \
-    --dev-did-dir "$dir/dids" --threads 1 --cart-ttl 3 --access-log off ${SERVER_FLAGS:-} \
+    --dev-did-dir "$dir/dids" --threads 1 --cart-ttl 3 --access-log off \
+    --rate-limit-caller off ${SERVER_FLAGS:-} \
     > "$dir/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do

@@ -47,7 +47,8 @@ if [ -n "${PLC_URL:-}" ]; then
 fi
 taskset -c $server_cpu "$server" --listen "127.0.0.1:$port" --service-did "$did" \
   --db "$work/atipay.db" --db-synchronous "$synchronous" "$validate_flag" \
-  "${server_identity_flags[@]}" --threads 1 --cart-ttl 5 --access-log off ${SERVER_FLAGS:-} \
+  "${server_identity_flags[@]}" --threads 1 --cart-ttl 5 --access-log off \
+  --rate-limit-caller off ${SERVER_FLAGS:-} \
   > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
