@@ -1,6 +1,6 @@
 // lexgen: the atipay lexicon compiler.
 //
-//   lexgen generate --out DIR [--namespace NS] INPUT...
+//   lexgen generate --out DIR [--namespace NS] [--check] INPUT...
 //   lexgen check INPUT...
 //   lexgen validate --lexicons DIR [--lexicons DIR...] --schema NSID[#def] [--part P] FILE...
 //
@@ -28,9 +28,11 @@ constexpr int kInvalid = 1;
 constexpr int kUsage = 2;
 
 constexpr const char* kUsageText = R"(usage:
-  lexgen generate --out DIR [--namespace NS] INPUT...
+  lexgen generate --out DIR [--namespace NS] [--check] INPUT...
       Compile lexicon documents (files, or directories searched recursively for *.json)
-      into C++: one header and one source per document, under DIR.
+      into C++: one header and one source per document, under DIR. With --check, write
+      nothing: list each file of DIR that is missing, differs or is stale (generated, but
+      by no document any more), and exit 1 if there is any.
   lexgen check INPUT...
       Load and check lexicon documents and their refs; write nothing.
   lexgen validate --lexicons DIR [--lexicons DIR...] --schema NSID[#def]
@@ -39,7 +41,8 @@ constexpr const char* kUsageText = R"(usage:
       or a part of a query/procedure/subscription. Prints "FILE: valid" or
       "FILE: <path> <reason>" per file.
 
-exit status: 0 all valid, 1 some data invalid, 2 usage or lexicon problems
+exit status: 0 all valid, 1 some data invalid (or --check found drift), 2 usage or
+lexicon problems
 )";
 
 int Usage(const std::string& problem) {
@@ -58,8 +61,11 @@ int Generate(const std::vector<std::string>& args) {
   std::string out;
   atipay::codegen::Options options;
   std::vector<std::string> inputs;
+  bool check = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--out" && i + 1 < args.size()) {
+    if (args[i] == "--check") {
+      check = true;
+    } else if (args[i] == "--out" && i + 1 < args.size()) {
       out = args[++i];
     } else if (args[i] == "--namespace" && i + 1 < args.size()) {
       options.root_namespace = args[++i];
@@ -79,6 +85,24 @@ int Generate(const std::vector<std::string>& args) {
   if (!files) {
     std::cerr << files.error().message << "\n";
     return kUsage;
+  }
+  if (check) {
+    auto drift = atipay::codegen::DiffFiles(*files, out);
+    if (!drift) {
+      std::cerr << drift.error().message << "\n";
+      return kUsage;
+    }
+    using Kind = atipay::codegen::Drift::Kind;
+    for (const auto& d : *drift) {
+      std::cout << out << "/" << d.path << ": "
+                << (d.kind == Kind::kMissing   ? "missing"
+                    : d.kind == Kind::kDiffers ? "differs"
+                                               : "stale (no document generates it)")
+                << "\n";
+    }
+    if (!drift->empty()) return kInvalid;
+    std::cout << files->size() << " generated files up to date\n";
+    return kOk;
   }
   auto written = atipay::codegen::WriteFiles(*files, out);
   if (!written) {

@@ -1,5 +1,6 @@
 #include "cpp/generator.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -50,6 +51,38 @@ lex::Result<bool> WriteFiles(const GeneratedFiles& files, const std::string& dir
     if (ec) return lex::Error{path.string() + ": " + ec.message()};
   }
   return true;
+}
+
+lex::Result<std::vector<Drift>> DiffFiles(const GeneratedFiles& files, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<Drift> drift;
+  for (const auto& [relative, content] : files) {
+    std::ifstream in(fs::path(dir) / relative, std::ios::binary);
+    if (!in) {
+      drift.push_back({relative, Drift::Kind::kMissing});
+      continue;
+    }
+    std::stringstream existing;
+    existing << in.rdbuf();
+    if (existing.str() != content) drift.push_back({relative, Drift::Kind::kDiffers});
+  }
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      const std::string relative = it->path().lexically_relative(dir).generic_string();
+      if (files.contains(relative)) continue;
+      std::ifstream in(it->path(), std::ios::binary);
+      std::string first(kGeneratedBanner.size(), '\0');
+      in.read(first.data(), static_cast<std::streamsize>(first.size()));
+      if (in && first == kGeneratedBanner) drift.push_back({relative, Drift::Kind::kStale});
+    }
+    if (ec) return lex::Error{dir + ": " + ec.message()};
+  }
+  std::sort(drift.begin(), drift.end(),
+            [](const Drift& a, const Drift& b) { return a.path < b.path; });
+  return drift;
 }
 
 }  // namespace atipay::codegen

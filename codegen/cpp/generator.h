@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "cpp/model.h"
 #include "lex/result.h"
@@ -20,6 +21,16 @@ lex::Result<GeneratedFiles> GenerateCpp(const lexicon::Catalog& catalog, const O
 // do not recompile them) and removing nothing. All or nothing on errors is the caller's
 // concern: generation fails before any file is written.
 lex::Result<bool> WriteFiles(const GeneratedFiles& files, const std::string& dir);
+
+// How `dir` differs from `files`, for a drift check of vendored output: each path (relative,
+// sorted) that is missing, has other content, or is a stale generated file (one with lexgen's
+// banner that no document generates any more). Empty when `dir` is up to date.
+struct Drift {
+  enum class Kind { kMissing, kDiffers, kStale };
+  std::string path;
+  Kind kind;
+};
+lex::Result<std::vector<Drift>> DiffFiles(const GeneratedFiles& files, const std::string& dir);
 
 }  // namespace atipay::codegen
 

@@ -65,6 +65,30 @@ TEST(LexgenCli, GeneratesOneHeaderAndSourcePerDocumentDeterministically) {
   EXPECT_EQ(first_text.str(), second_text.str());
 }
 
+TEST(LexgenCli, CheckReportsDriftOfVendoredOutputAndWritesNothing) {
+  TempDir out;
+  const std::string dir = out.path().string();
+  ASSERT_EQ(Lexgen("generate --out " + dir + " " + kLexicons).status, 0);
+  LexgenRun clean = Lexgen("generate --check --out " + dir + " " + kLexicons);
+  EXPECT_EQ(clean.status, 0) << clean.output;
+  EXPECT_EQ(clean.output, "74 generated files up to date\n");
+
+  // Edited, deleted, and a generated file no document makes any more; a file of one's own
+  // (without lexgen's banner) is none of lexgen's business.
+  { std::ofstream(out.path() / "com/atiproto/cart.cc", std::ios::app) << "// edited\n"; }
+  fs::remove(out.path() / "com/atiproto/item.h");
+  fs::copy_file(out.path() / "com/atiproto/cart.h", out.path() / "com/atiproto/gone.h");
+  { std::ofstream(out.path() / "com/atiproto/notes.h") << "// mine\n"; }
+  LexgenRun drift = Lexgen("generate --check --out " + dir + " " + kLexicons);
+  EXPECT_EQ(drift.status, 1);
+  EXPECT_EQ(drift.output, dir + "/com/atiproto/cart.cc: differs\n" + dir +
+                              "/com/atiproto/gone.h: stale (no document generates it)\n" + dir +
+                              "/com/atiproto/item.h: missing\n");
+  EXPECT_FALSE(fs::exists(out.path() / "com/atiproto/item.h"));  // nothing written
+
+  EXPECT_EQ(Lexgen("generate --check --out " + dir + "/nowhere " + kLexicons).status, 1);
+}
+
 TEST(LexgenCli, AnInvalidLexiconNamesFilePathAndReasonAndWritesNothing) {
   TempDir in;
   in.Write("good/a.b.good.json", R"({"lexicon":1,"id":"a.b.good","defs":{"main":{"type":"token"}}})");
