@@ -182,6 +182,10 @@ void RegisterFlags(FlagSet& flags, Config& c) {
   flags.String("rate-limit-methods", "NSID=POINTS/SECONDS,...",
                "Per-method limits per caller, on top of --rate-limit-caller.",
                &c.rate_limit_methods);
+  flags.Bool("trust-x-forwarded-for",
+             "Behind one reverse proxy: the client's address (rate limits, access log) is the "
+             "last X-Forwarded-For entry, the one the proxy added.",
+             &c.trust_x_forwarded_for);
   flags.String("rate-limit-global", "POINTS/SECONDS",
                "Requests per client address per window, before routing. Off by default: a "
                "PDS proxies many users from one address.",
@@ -335,6 +339,7 @@ xrpc::ServerOptions ToServerOptions(const Config& c) {
   o.validate_output = c.validate_output;
   o.cors = c.cors;
   ParseRateLimits(c, o.rate_limits);  // checked by LoadConfig
+  o.trust_x_forwarded_for = c.trust_x_forwarded_for;
   o.service_did = c.service_did;
   o.service_id = c.service_id;
   o.service_type = c.service_type;

@@ -41,6 +41,7 @@ struct Config {
   std::string rate_limit_global = "off";
   std::string rate_limit_caller = "3000/300";
   std::string rate_limit_methods;
+  bool trust_x_forwarded_for = false;
   // Service auth and identity.
   std::string plc_url = "https://plc.directory";
   std::string dev_did_dir;

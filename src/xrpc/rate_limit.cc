@@ -173,8 +173,11 @@ std::string RateLimits::RenderMetrics() const {
 }
 
 std::string_view ClientAddress(std::string_view remote) {
-  std::size_t colon = remote.rfind(':');
-  return colon == std::string_view::npos ? remote : remote.substr(0, colon);
+  if (!remote.empty() && remote.front() == '[') {
+    std::size_t close = remote.find(']');
+    return close == std::string_view::npos ? remote : remote.substr(1, close - 1);
+  }
+  return remote.substr(0, remote.find(':'));
 }
 
 }  // namespace atipay::xrpc

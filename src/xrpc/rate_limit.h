@@ -117,7 +117,8 @@ class RateLimits {
   std::unordered_map<std::string, std::unique_ptr<RateLimiter>> per_method_;
 };
 
-// The address part of "address:port" (the peer as a session records it).
+// The address of "1.2.3.4:port", "[v6]:port", "1.2.3.4" or "[v6]" (as a session records the
+// peer): "1.2.3.4" or "v6".
 std::string_view ClientAddress(std::string_view remote);
 
 }  // namespace atipay::xrpc

@@ -100,6 +100,11 @@ HttpReply JsonReply(int status, std::string body) {
   return reply;
 }
 
+// "1.2.3.4" or "[::1]", so that a port can follow without ambiguity.
+std::string AddressText(const net::ip::address& address) {
+  return address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+}
+
 HttpReply ErrorReply(const XrpcError& error) {
   HttpReply reply = JsonReply(error.status, ErrorBody(error));
   reply.error_name = error.name;
@@ -430,6 +435,16 @@ class Session : public std::enable_shared_from_this<Session> {
     meta_.request_id = IsValidRequestId(incoming_id) ? std::string(incoming_id) : NewRequestId();
     meta_.http_method = std::string(request.method_string());
     meta_.remote = remote_;
+    if (options().trust_x_forwarded_for) {
+      // The last entry is the one our proxy added; the ones before it, the client wrote.
+      std::string_view forwarded = request["X-Forwarded-For"];
+      std::string_view last = forwarded.substr(forwarded.rfind(',') + 1);
+      while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+      while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+      beast::error_code bad;
+      auto address = net::ip::make_address(last, bad);
+      if (!bad) meta_.remote = AddressText(address);
+    }
     meta_.keep_alive = request.keep_alive();
     meta_.http10 = request.version() == 10;
     meta_.head = request.method() == http::verb::head;
@@ -755,7 +770,7 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     auto remote = socket.remote_endpoint(endpoint_ec);
     std::string remote_text =
         endpoint_ec ? std::string()
-                    : remote.address().to_string() + ":" + std::to_string(remote.port());
+                    : AddressText(remote.address()) + ":" + std::to_string(remote.port());
     socket.set_option(tcp::no_delay(true), endpoint_ec);
     metrics_.open_connections.fetch_add(1, std::memory_order_relaxed);
     metrics_.connections_total.fetch_add(1, std::memory_order_relaxed);

@@ -52,6 +52,9 @@ struct ServerOptions {
   bool validate_output = true;
   bool cors = true;
   RateLimitOptions rate_limits;  // none by default
+  // Behind one reverse proxy: the client's address (for rate limits and the access log) is the
+  // last X-Forwarded-For entry, the one the proxy added.
+  bool trust_x_forwarded_for = false;
 
   // The did:web document at /.well-known/did.json; served when service_did is set.
   std::string service_did;

@@ -127,6 +127,14 @@ TEST(RateLimit, TightestAndHeaders) {
   EXPECT_EQ(headers.back(), (std::pair<std::string, std::string>{"Retry-After", "2"}));
 }
 
+TEST(RateLimit, ClientAddressOfEveryForm) {
+  EXPECT_EQ(xrpc::ClientAddress("127.0.0.1:5555"), "127.0.0.1");
+  EXPECT_EQ(xrpc::ClientAddress("[::1]:5555"), "::1");
+  EXPECT_EQ(xrpc::ClientAddress("[2001:db8::7]"), "2001:db8::7");
+  EXPECT_EQ(xrpc::ClientAddress("203.0.113.9"), "203.0.113.9");
+  EXPECT_EQ(xrpc::ClientAddress(""), "");
+}
+
 xrpc::RateLimitOptions Limits(RateLimit global, RateLimit per_caller,
                               std::vector<std::pair<std::string, RateLimit>> per_method = {}) {
   xrpc::RateLimitOptions limits;
@@ -272,6 +280,32 @@ TEST(XrpcRateLimit, GlobalPerAddressBeforeRouting) {
   auto health = Fetch(port, "GET", "/xrpc/_health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+}
+
+TEST(XrpcRateLimit, ForwardedForOnlyWhenTrustedAndOnlyItsLastEntry) {
+  auto get = [](std::uint16_t port, std::string forwarded) {
+    return Fetch(port, "GET", "/xrpc/com.atiproto.repo.item.count", std::nullopt,
+                 {{"X-Forwarded-For", std::move(forwarded)}});
+  };
+  for (bool trusted : {false, true}) {
+    xrpc::ServerOptions options = WithLimits(Limits({1, 60s}, {}));
+    options.trust_x_forwarded_for = trusted;
+    TestServer server(options);
+    // A client may write any entries; only the last one, added by our proxy, is its address.
+    auto first = get(server.port(), "10.9.9.9, 203.0.113.1");
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->status, 200);
+    auto other = get(server.port(), "203.0.113.1, 203.0.113.2");
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->status, trusted ? 200 : 429) << trusted;
+    auto again = get(server.port(), "198.51.100.1,203.0.113.1");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 429) << trusted;
+    // Not an address: the connection's own address counts (already used when not trusted).
+    auto junk = get(server.port(), "203.0.113.3, not-an-address");
+    ASSERT_TRUE(junk);
+    EXPECT_EQ(junk->status, trusted ? 200 : 429) << trusted;
+  }
 }
 
 TEST(XrpcRateLimit, NoneByDefault) {
