@@ -759,8 +759,15 @@ int Run(const Config& config) {
     }
     if (!all.call_errors.empty()) {
       o << "  failed calls:\n";
-      for (const auto& [k, v] : all.call_errors)
+      bool limited = false;
+      for (const auto& [k, v] : all.call_errors) {
         o << "    " << Pad(std::to_string(v), 8) << "  " << k << "\n";
+        limited = limited || k.find("RateLimitExceeded") != std::string::npos;
+      }
+      if (limited) {
+        o << "  the server rate-limited the load: start atipay-server with "
+             "--rate-limit-caller off\n";
+      }
     }
     if (!all.first_bad.empty()) o << "  first failure: " << all.first_bad << "\n";
     std::cout << o.str();
