@@ -78,6 +78,7 @@ bool RowFromJson(const json::object& o, store::RecordRow& r, bool record_require
   GetString(o, "cid", r.cid);
   GetString(o, "cartUri", r.cart_uri);
   GetString(o, "subject", r.subject);
+  GetString(o, "recordUri", r.record_uri);
   GetString(o, "private", r.private_json);
   GetString(o, "currency", r.currency);
   GetString(o, "redirectUrl", r.redirect_url);
@@ -173,6 +174,7 @@ void WritePlanRow(PlanWriter& out, const store::RecordRow& r, const std::vector<
   out.String("status", r.status);
   if (!r.cart_uri.empty()) out.String("cartUri", r.cart_uri);
   if (!r.subject.empty()) out.String("subject", r.subject);
+  if (!r.record_uri.empty()) out.String("recordUri", r.record_uri);
   if (!r.private_json.empty()) out.String("private", r.private_json);
   out.Int("amount", r.amount);
   out.String("currency", r.currency);

@@ -1,0 +1,122 @@
+// Calls that overlap: a workflow whose callback arrives after something else has changed what
+// its plan was made against (another workflow, a payment, expiry), and a query's side effect
+// racing a payment. Each test runs the other party at a fixed point (just before a callback,
+// or between a read and its write), never by timing.
+#include <chrono>
+#include <future>
+
+#include "tests/payments/flow_fixture.h"
+
+namespace atipay::payments {
+namespace {
+
+using namespace testing_flow;  // NOLINT: the fixture's constants and names
+
+constexpr char kItemPut[] = "com.atiproto.payment.item.put";
+constexpr char kItemValidate[] = "com.atiproto.payment.item.validate";
+constexpr char kPost[] = "at://did:plc:carolcarolcarolcarolcaro/app.bsky.feed.post/3kabcdefghij2";
+
+// Forwards calls; runs `before` once, just before the first callback (a call carrying
+// `workflow`) reaches the server: the writes of round one are in the repo, nothing is stored.
+class BeforeCallback : public agent::XrpcCaller {
+ public:
+  BeforeCallback(agent::XrpcCaller& inner, std::function<void()> before)
+      : inner_(inner), before_(std::move(before)) {}
+  agent::XrpcResult Call(std::string_view nsid, bool procedure, const json::object& in) override {
+    if (in.contains("workflow") && before_) std::exchange(before_, nullptr)();
+    return inner_.Call(nsid, procedure, in);
+  }
+
+ private:
+  agent::XrpcCaller& inner_;
+  std::function<void()> before_;
+};
+
+class InterleavingTest : public PaymentFlowTest {
+ protected:
+  RunResult RunWith(std::string_view did, std::string_view nsid, json::object input,
+                    std::function<void()> before_callback) {
+    auto caller = Caller(std::string(did));
+    BeforeCallback hooked(*caller, std::move(before_callback));
+    return RunMethod(hooked, repo_, nsid, true, input);
+  }
+
+  // The cart record as its owner would put it back (its view without uri, with $type).
+  json::object CartRecord(const std::string& cart) {
+    json::object view = Ok(Run(kAlice, kCartGet, {{"uri", cart}}, false)).at("cart").as_object();
+    view.erase("uri");
+    view["$type"] = "com.atiproto.cart";
+    return view;
+  }
+
+  // cart.put of `cart` listing exactly `items` (item URIs), with their total.
+  json::object PutInput(const std::string& cart, const std::vector<std::string>& items) {
+    json::object record = CartRecord(cart);
+    json::array lines;
+    std::int64_t total = 0;
+    for (const auto& uri : items) {
+      lines.push_back(json::object{{"type", "com.atiproto.item"}, {"recordUri", uri}});
+      total += store_->GetRecord(uri)->amount;
+    }
+    record["items"] = std::move(lines);
+    record["total"] = total;
+    return {{"uri", cart}, {"record", std::move(record)}};
+  }
+
+  json::object ItemPutInput(const std::string& item, std::int64_t amount) {
+    auto row = store_->GetRecord(item);
+    json::object record = json::parse(row->record_json).as_object();
+    record["amount"] = amount;
+    return {{"uri", item}, {"record", std::move(record)}};
+  }
+
+  // An item of alice's that no cart lists: made in a cart, then dropped from it.
+  std::string FreeItem(std::int64_t amount) {
+    json::object made = NewItem(kAlice, amount);
+    const std::string cart(made.at("cartUri").as_string());
+    const std::string item(made.at("itemUri").as_string());
+    const std::string other(NewItem(kAlice, 1, cart).at("itemUri").as_string());
+    Ok(Run(kAlice, kCartPut, PutInput(cart, {other})));
+    EXPECT_EQ(store_->GetRecord(item)->cart_uri, "");
+    return item;
+  }
+
+  // What a cart's lines add up to in the store, and whether each says it is in that cart.
+  void ExpectCartAddsUp(const std::string& cart) {
+    auto row = store_->GetRecord(cart);
+    ASSERT_TRUE(row);
+    std::int64_t sum = 0;
+    for (const auto& uri : CartLineUris(*row)) {
+      auto line = store_->GetRecord(uri);
+      ASSERT_TRUE(line) << uri;
+      EXPECT_EQ(line->cart_uri, cart) << uri << " is listed by " << cart;
+      sum += line->amount;
+    }
+    EXPECT_EQ(row->amount, sum) << "the total of " << cart << " is what its lines add up to";
+  }
+};
+
+// A workflow's plan is kept in the store between calls; a callback that finds it there (after
+// a restart, or once the in-memory copy is gone) must store the same rows as one that finds it
+// in memory. The tipped record (`recordUri`) is what item.validate and repo.item.count look up.
+TEST_F(InterleavingTest, AnItemKeepsTheRecordItTipsWhenItsPlanIsReadBackFromTheStore) {
+  Stop();
+  options_.workflow.plan_cache_bytes = 0;  // every callback decodes its plan from the store
+  Boot();
+  json::object in{{"subject", kCarol}, {"amount", 500}, {"currency", "USD"}, {"recordUri", kPost}};
+  json::object out = Ok(Run(kAlice, kItemCreate, in));
+  const std::string item(out.at("itemUri").as_string());
+  const std::string cart(out.at("cartUri").as_string());
+  EXPECT_EQ(store_->GetRecord(item)->record_uri, kPost);
+  in["isPrivate"] = true;
+  in["cartUri"] = cart;
+  const std::string hidden(Ok(Run(kAlice, kItemCreate, in)).at("itemUri").as_string());
+  EXPECT_EQ(store_->GetRecord(hidden)->record_uri, kPost);
+  Pay(cart, PaymentOutcome::kCompleted);
+  json::object valid = Ok(Run(kAlice, kItemValidate, {{"recordUri", kPost}}, false));
+  EXPECT_EQ(valid.at("valid"), true) << valid;
+  EXPECT_EQ(valid.at("amount"), 1000) << "both tips of the post were paid";
+}
+
+}  // namespace
+}  // namespace atipay::payments
