@@ -64,7 +64,8 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
   Plan plan;
   Write line = UpdateOf(row, "line", edit.record);
   line.cid = lex::ComputeRecordCid(edit.record);
-  plan.preconditions.push_back({row.uri, row.cid, "pending"});
+  // The row is written back whole: it must still be in the cart it was in.
+  plan.preconditions.push_back({row.uri, row.cid, "pending", row.cart_uri});
   plan.writes.push_back(std::move(line));
 
   // A line in a cart moves the cart's total with it.

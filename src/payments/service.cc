@@ -418,6 +418,8 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
     }
     if (line.status != "pending") return invalid(line.uri + " is " + line.status);
     if (auto e = AddToTotal(total, line.amount)) return *e;
+    // Its amount is in the total, and it must still be free (or ours) when this commits.
+    plan.preconditions.push_back({line.uri, line.cid, line.status, line.cart_uri});
     if (line.cart_uri.empty()) {
       line.cart_uri = cart.uri;
       line.updated_at_us = now;
@@ -430,6 +432,7 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
   // Lines dropped from the cart are free again.
   for (auto& old : s.store.GetRecords(CartLineUris(cart))) {
     if (!seen.count(old.uri)) {
+      plan.preconditions.push_back({old.uri, old.cid, old.status, old.cart_uri});
       old.cart_uri.clear();
       old.updated_at_us = now;
       plan.updates.push_back(old);

@@ -229,6 +229,7 @@ std::string EncodePlan(const StoredPlan& plan, PlanPart part) {
       out.String("uri", p.uri);
       out.String("cid", p.cid);
       out.String("status", p.status);
+      if (p.cart_uri) out.String("cartUri", *p.cart_uri);
       out.Close('}');
     }
     out.Close(']');
@@ -247,6 +248,7 @@ bool DecodePlan(const json::object& o, StoredPlan& plan) {
       !DecodeArray(o, "updates", plan.updates, row) ||
       !DecodeArray(o, "preconditions", plan.preconditions,
                    [](const json::object& p, Precondition& out) {
+                     if (std::string cart; GetString(p, "cartUri", cart)) out.cart_uri = cart;
                      return GetString(p, "uri", out.uri) && GetString(p, "cid", out.cid) &&
                             GetString(p, "status", out.status);
                    })) {

@@ -72,6 +72,9 @@ struct Precondition {
   std::string uri;
   std::string cid;
   std::string status;
+  // The cart that lists the row ("" for none), for a line whose place the plan relies on: two
+  // plans that each found a line free must not both put it in a cart. nullopt: not checked.
+  std::optional<std::string> cart_uri = std::nullopt;
 };
 
 struct Plan {

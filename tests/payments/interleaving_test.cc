@@ -118,5 +118,57 @@ TEST_F(InterleavingTest, AnItemKeepsTheRecordItTipsWhenItsPlanIsReadBackFromTheS
   EXPECT_EQ(valid.at("amount"), 1000) << "both tips of the post were paid";
 }
 
+// item.put planned on a line no cart lists; cart.put takes the line into a cart before the
+// item.put's callback. Committing the item.put as planned would leave the cart listing a line
+// that says it is in no cart, at an amount its total does not hold.
+TEST_F(InterleavingTest, ItemPutOfALineThatACartTookMeanwhileIsRolledBack) {
+  const std::string item = FreeItem(250);
+  const std::string cart(NewItem(kAlice, 500).at("cartUri").as_string());
+  const std::string first = CartLineUris(*store_->GetRecord(cart)).at(0);
+  RunResult r = RunWith(kAlice, kItemPut, ItemPutInput(item, 400), [&] {
+    Ok(Run(kAlice, kCartPut, PutInput(cart, {first, item})));
+  });
+  EXPECT_EQ(r.kind, RunResult::Kind::kRaised) << r.Describe();
+  ExpectCartAddsUp(cart);
+  EXPECT_EQ(store_->GetRecord(cart)->amount, 750);
+  ExpectStoreMatchesRepo(item);
+  ExpectStoreMatchesRepo(cart);
+}
+
+// The other order: cart.put planned with the line at its old amount; item.put changes the line
+// before cart.put's callback. Committing the cart.put as planned would put the line's old row
+// back over the new one: the store would no longer hold the record the repo has.
+TEST_F(InterleavingTest, CartPutOfALineThatChangedMeanwhileIsRolledBack) {
+  const std::string item = FreeItem(250);
+  const std::string cart(NewItem(kAlice, 500).at("cartUri").as_string());
+  const std::string first = CartLineUris(*store_->GetRecord(cart)).at(0);
+  RunResult r = RunWith(kAlice, kCartPut, PutInput(cart, {first, item}),
+                        [&] { Ok(Run(kAlice, kItemPut, ItemPutInput(item, 400))); });
+  EXPECT_EQ(r.kind, RunResult::Kind::kRaised) << r.Describe();
+  EXPECT_EQ(store_->GetRecord(item)->amount, 400);
+  ExpectStoreMatchesRepo(item);
+  ExpectStoreMatchesRepo(cart);
+  ExpectCartAddsUp(cart);
+}
+
+// Two cart.puts take the same free line into two carts. Both checked that no cart listed it;
+// only the first to commit may have it, or paying both carts pays for the line twice.
+TEST_F(InterleavingTest, AFreeLineGoesIntoOneCartOnly) {
+  const std::string item = FreeItem(250);
+  const std::string one(NewItem(kAlice, 500).at("cartUri").as_string());
+  const std::string two(NewItem(kAlice, 600).at("cartUri").as_string());
+  const std::string in_one = CartLineUris(*store_->GetRecord(one)).at(0);
+  const std::string in_two = CartLineUris(*store_->GetRecord(two)).at(0);
+  RunResult r = RunWith(kAlice, kCartPut, PutInput(two, {in_two, item}), [&] {
+    Ok(Run(kAlice, kCartPut, PutInput(one, {in_one, item})));
+  });
+  EXPECT_EQ(r.kind, RunResult::Kind::kRaised) << r.Describe();
+  EXPECT_EQ(store_->GetRecord(item)->cart_uri, one);
+  EXPECT_EQ(CartLineUris(*store_->GetRecord(two)).size(), 1u);
+  ExpectCartAddsUp(one);
+  ExpectCartAddsUp(two);
+  ExpectStoreMatchesRepo(two);
+}
+
 }  // namespace
 }  // namespace atipay::payments

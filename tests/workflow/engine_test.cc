@@ -539,6 +539,35 @@ TEST_F(EngineTest, ChangedPreconditionRollsBackInsteadOfCommitting) {
   EXPECT_EQ(Rows(), 0u);
 }
 
+// A line planned as free (or as in a given cart) that another workflow put in a cart since:
+// same record, same status, another cart. Also when the plan is read back from the store.
+TEST_F(EngineTest, ALineThatMovedToAnotherCartRollsBackInsteadOfCommitting) {
+  store::RecordRow line;
+  line.uri = "at://" + std::string(kAlice) + "/com.atiproto.item/3klineaaaaaaa";
+  line.did = kAlice;
+  line.collection = "com.atiproto.item";
+  line.rkey = "3klineaaaaaaa";
+  line.record_json = "{}";
+  line.cid = "bafyline";
+  line.status = "pending";
+  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(line); }).ok());
+  for (bool cached : {true, false}) {
+    Plan plan = TwoItemsAndCart(cached ? kAlice : kBob);
+    plan.preconditions.push_back({line.uri, line.cid, "pending", line.cart_uri});
+    json::object inbound = Agent(Start(std::move(plan), cached ? kAlice : kBob));
+    if (!cached) MakeEngine();
+    line.cart_uri = "at://" + std::string(kAlice) + "/com.atiproto.cart/3kother" +
+                    (cached ? "aaaaaa" : "bbbbbb");
+    ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.UpdateRecord(line); }).ok());
+    Outcome o = Continue(inbound, cached ? kAlice : kBob);
+    ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+    const auto& list = Actions(std::get<json::object>(o));
+    ASSERT_EQ(list.size(), 4u);
+    EXPECT_EQ(list[3].at("code"), "Conflict");
+  }
+  EXPECT_EQ(Rows(), 0u);
+}
+
 TEST(FingerprintTest, IgnoresTheWorkflowAndNothingElse) {
   json::object a{{"uri", "at://x/y/z"}, {"redirectUrl", "https://a.example"}};
   json::object b = a;
