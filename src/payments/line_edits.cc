@@ -88,7 +88,8 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
       if (auto e = AddToTotal(total, edit.amount)) return *e;
       cart->amount = total;
       (*record)["total"] = cart->amount;
-      plan.preconditions.push_back({cart->uri, cart->cid, "open"});
+      plan.preconditions.push_back(
+          {cart->uri, cart->cid, "open", std::nullopt, cart->expires_at_us});
       plan.writes.push_back(UpdateOf(*cart, "cart", *record));
       cart->record_json = json::serialize(*record);
       cart->updated_at_us = now;

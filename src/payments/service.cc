@@ -234,7 +234,8 @@ std::variant<Plan, XrpcError> PlanNewLine(State& s, Line line, const std::string
     line.row.cart_uri = cart_row.uri;
 
     Write update = UpdateOf(cart_row, "cart", *record);
-    plan.preconditions.push_back({cart_row.uri, cart_row.cid, "open"});
+    plan.preconditions.push_back(
+        {cart_row.uri, cart_row.cid, "open", std::nullopt, cart_row.expires_at_us});
     cart_row.record_json = json::serialize(*record);
     cart_row.amount = total;
     cart_row.updated_at_us = now;
@@ -442,7 +443,7 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
   record["$type"] = store::kCartCollection;
   Write update = UpdateOf(cart, "cart", record);
   update.cid = lex::ComputeRecordCid(record);
-  plan.preconditions.push_back({cart.uri, cart.cid, "open"});
+  plan.preconditions.push_back({cart.uri, cart.cid, "open", std::nullopt, cart.expires_at_us});
   cart.record_json = json::serialize(record);
   cart.amount = total;
   cart.updated_at_us = now;

@@ -637,7 +637,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
   // transaction (a concurrent replay may have finished it; the rows we depend on may have moved).
   Commit(
       store_,
-      [id, plan_ptr, nsid, plans = plans_](store::WriteTxn& txn) -> Outcome {
+      [id, plan_ptr, nsid, now, plans = plans_](store::WriteTxn& txn) -> Outcome {
         auto fresh = txn.GetWorkflow(id);
         if (!fresh) return NotFound("workflow " + id + " is unknown or has expired");
         if (fresh->state == "done") {
@@ -648,7 +648,8 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
         for (const auto& pre : plan_ptr->preconditions) {
           auto current = txn.GetRecord(pre.uri);
           if (!current || current->cid != pre.cid || current->status != pre.status ||
-              (pre.cart_uri && current->cart_uri != *pre.cart_uri)) {
+              (pre.cart_uri && current->cart_uri != *pre.cart_uri) ||
+              (pre.before_us && now >= pre.before_us)) {
             std::vector<const Write*> all;
             for (const auto& w : plan_ptr->writes) all.push_back(&w);
             json::object body = CompensationBody(

@@ -230,6 +230,7 @@ std::string EncodePlan(const StoredPlan& plan, PlanPart part) {
       out.String("cid", p.cid);
       out.String("status", p.status);
       if (p.cart_uri) out.String("cartUri", *p.cart_uri);
+      if (p.before_us) out.Int("before", p.before_us);
       out.Close('}');
     }
     out.Close(']');
@@ -249,6 +250,7 @@ bool DecodePlan(const json::object& o, StoredPlan& plan) {
       !DecodeArray(o, "preconditions", plan.preconditions,
                    [](const json::object& p, Precondition& out) {
                      if (std::string cart; GetString(p, "cartUri", cart)) out.cart_uri = cart;
+                     out.before_us = GetInt(p, "before");
                      return GetString(p, "uri", out.uri) && GetString(p, "cid", out.cid) &&
                             GetString(p, "status", out.status);
                    })) {

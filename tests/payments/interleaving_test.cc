@@ -170,5 +170,22 @@ TEST_F(InterleavingTest, AFreeLineGoesIntoOneCartOnly) {
   ExpectStoreMatchesRepo(two);
 }
 
+// An item added to a cart that expires (by time, before the sweeper has run) between the plan
+// and the callback: only open carts take new lines.
+TEST_F(InterleavingTest, ALineIsNotAddedToACartThatExpiredWhileItsWorkflowRan) {
+  json::object first = NewItem(kAlice, 500);
+  const std::string cart(first.at("cartUri").as_string());
+  const std::int64_t expires = store_->GetRecord(cart)->expires_at_us;
+  now_ = expires - 1000000;  // a second before; the workflow itself has an hour
+  RunResult r =
+      RunWith(kAlice, kItemCreate,
+              {{"subject", kCarol}, {"amount", 250}, {"currency", "USD"}, {"cartUri", cart}},
+              [&] { now_ = expires; });
+  EXPECT_EQ(r.kind, RunResult::Kind::kRaised) << r.Describe();
+  EXPECT_EQ(CartLineUris(*store_->GetRecord(cart)).size(), 1u);
+  EXPECT_EQ(store_->GetRecord(cart)->amount, 500);
+  ExpectStoreMatchesRepo(cart);
+}
+
 }  // namespace
 }  // namespace atipay::payments

@@ -568,6 +568,44 @@ TEST_F(EngineTest, ALineThatMovedToAnotherCartRollsBackInsteadOfCommitting) {
   EXPECT_EQ(Rows(), 0u);
 }
 
+// A precondition with a deadline (an open cart's expiry) fails once the callback comes at or
+// after it, although the row itself has not changed (the sweeper has not run yet).
+TEST_F(EngineTest, APreconditionPastItsDeadlineRollsBackInsteadOfCommitting) {
+  store::RecordRow cart;
+  cart.uri = "at://" + std::string(kAlice) + "/com.atiproto.cart/3kexistingaaa";
+  cart.did = kAlice;
+  cart.collection = "com.atiproto.cart";
+  cart.rkey = "3kexistingaaa";
+  cart.record_json = "{}";
+  cart.cid = "bafyold";
+  cart.status = "open";
+  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(cart); }).ok());
+  const std::int64_t deadline = now_.load() + 1000;
+  for (bool cached : {true, false}) {
+    Plan plan = TwoItemsAndCart(cached ? kAlice : kBob);
+    plan.preconditions.push_back({cart.uri, cart.cid, "open", std::nullopt, deadline});
+    json::object inbound = Agent(Start(std::move(plan), cached ? kAlice : kBob));
+    if (!cached) MakeEngine();
+    now_ = deadline;
+    Outcome o = Continue(inbound, cached ? kAlice : kBob);
+    now_ = deadline - 1000;
+    ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+    const auto& list = Actions(std::get<json::object>(o));
+    ASSERT_EQ(list.size(), 4u);
+    EXPECT_EQ(list[3].at("code"), "Conflict");
+  }
+  EXPECT_EQ(Rows(), 0u);
+  // Before the deadline, it commits.
+  Plan plan = TwoItemsAndCart();
+  plan.preconditions.push_back({cart.uri, cart.cid, "open", std::nullopt, deadline});
+  json::object inbound = Agent(Start(std::move(plan), kAlice, "fp2"));
+  now_ = deadline - 1;
+  Outcome o = Continue(inbound, kAlice, "fp2");
+  ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+  EXPECT_FALSE(std::get<json::object>(o).contains("workflow"));
+  EXPECT_EQ(Rows(), 3u);
+}
+
 TEST(FingerprintTest, IgnoresTheWorkflowAndNothingElse) {
   json::object a{{"uri", "at://x/y/z"}, {"redirectUrl", "https://a.example"}};
   json::object b = a;
