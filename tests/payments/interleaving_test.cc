@@ -187,5 +187,46 @@ TEST_F(InterleavingTest, ALineIsNotAddedToACartThatExpiredWhileItsWorkflowRan) {
   ExpectStoreMatchesRepo(cart);
 }
 
+// cart.get reads a cart, finds its record behind (it has expired) and writes the synced rows.
+// A late payment recorded between that read and that write must survive: the cart is paid.
+TEST_F(InterleavingTest, CartGetsSyncDoesNotUndoAPaymentRecordedAfterItsRead) {
+  json::object first = NewItem(kAlice, 500);
+  const std::string cart(first.at("cartUri").as_string());
+  const std::string item(first.at("itemUri").as_string());
+  now_ += (kTtl + 1) * 1000000;  // expired on read; the sweeper has not run
+
+  // A write job that starts now, waits until cart.get has read and queued its own write, then
+  // records the payment: it commits between cart.get's read and cart.get's write.
+  std::promise<void> started;
+  std::promise<store::Status> paid;
+  std::future<void> job_started = started.get_future();
+  std::future<store::Status> job_done = paid.get_future();
+  store_->Submit(
+      [&](store::WriteTxn& txn) {
+        started.set_value();
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (store_->stats().queued == 0 && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::yield();
+        }
+        std::string note;
+        return RecordPayment(txn, cart, PaymentOutcome::kCompleted, "test", now_.load(), &note);
+      },
+      [&](store::Status s) { paid.set_value(s); });
+  job_started.wait();
+  RunResult got = Run(kAlice, kCartGet, {{"uri", cart}}, false);
+  Ok(got);
+  ASSERT_TRUE(job_done.get().ok());
+
+  EXPECT_EQ(store_->GetRecord(cart)->status, "completed") << "the payment stands";
+  EXPECT_EQ(store_->GetRecord(item)->status, "completed");
+  ExpectStoreMatchesRepo(cart);
+  // The next read brings the repo up to date with the payment.
+  json::object again = Ok(Run(kAlice, kCartGet, {{"uri", cart}}, false));
+  EXPECT_EQ(again.at("cart").at("status"), "completed");
+  EXPECT_EQ(repo_.Get(cart)->value.at("status"), "completed");
+  ExpectStoreMatchesRepo(cart);
+  ExpectStoreMatchesRepo(item);
+}
+
 }  // namespace
 }  // namespace atipay::payments
