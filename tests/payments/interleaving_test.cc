@@ -228,5 +228,24 @@ TEST_F(InterleavingTest, CartGetsSyncDoesNotUndoAPaymentRecordedAfterItsRead) {
   ExpectStoreMatchesRepo(item);
 }
 
+// Two items added to one cart at once (two tabs): each plan updates the cart from the same
+// record. The second to call back is rolled back; its rollback must put back the cart the
+// first one wrote, not the cart both started from, or the repo loses the first item's line
+// while the store (and checkout) still counts it.
+TEST_F(InterleavingTest, ARollbackKeepsTheCartAnotherWorkflowWroteMeanwhile) {
+  const std::string cart(NewItem(kAlice, 500).at("cartUri").as_string());
+  std::string added;
+  RunResult r =
+      RunWith(kAlice, kItemCreate,
+              {{"subject", kCarol}, {"amount", 250}, {"currency", "USD"}, {"cartUri", cart}},
+              [&] { added = NewItem(kAlice, 100, cart).at("itemUri").as_string(); });
+  EXPECT_EQ(r.kind, RunResult::Kind::kRaised) << r.Describe();
+  EXPECT_EQ(r.code, "Conflict");
+  ASSERT_EQ(CartLineUris(*store_->GetRecord(cart)).size(), 2u);
+  EXPECT_EQ(CartLineUris(*store_->GetRecord(cart)).at(1), added);
+  ExpectStoreMatchesRepo(cart);
+  ExpectCartAddsUp(cart);
+}
+
 }  // namespace
 }  // namespace atipay::payments

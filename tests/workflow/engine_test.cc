@@ -477,6 +477,31 @@ TEST_F(EngineTest, UpdatesAreUndoneByPuttingThePreviousRecordBack) {
   EXPECT_EQ(list[1].at("$type"), "com.atiproto.actions#delete");
 }
 
+// The record an update replaced was rewritten by another workflow before this one failed:
+// the rollback puts back what the store says the repo holds now, not what this plan saw.
+TEST_F(EngineTest, AnUpdateIsUndoneToTheRecordTheStoreHoldsNow) {
+  Plan plan = TwoItemsAndCart();
+  Write& cart = plan.writes.back();
+  cart.verb = Verb::kUpdate;
+  cart.previous = Record("com.atiproto.cart", 5);
+  store::RecordRow row = plan.inserts.back();
+  plan.inserts.pop_back();
+  row.record_json = json::serialize(Record("com.atiproto.cart", 7));  // written since
+  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(row); }).ok());
+  json::object inbound = Agent(Start(std::move(plan)));
+  inbound["intent"] = "error";
+  inbound["error"] = json::object{{"action", "update"}, {"message", "later failure"}};
+  Outcome o = Continue(inbound);
+  ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+  const auto& list = Actions(std::get<json::object>(o));
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[0].at("$type"), "com.atiproto.actions#update");
+  EXPECT_EQ(list[0].at("record"), Record("com.atiproto.cart", 7));
+  Outcome again = Continue(inbound);
+  ASSERT_TRUE(std::holds_alternative<json::object>(again)) << ErrorOf(again).message;
+  EXPECT_EQ(std::get<json::object>(again), std::get<json::object>(o)) << "a replay: the same";
+}
+
 TEST_F(EngineTest, LargePlansRunInRoundsAndRefuseBeyondTheLimit) {
   options_.max_writes_per_round = 1;
   MakeEngine();
