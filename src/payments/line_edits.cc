@@ -87,6 +87,8 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
       return XrpcError::Named("CurrencyMismatch", "Cart " + cart->uri + " is in " +
                                                       cart->currency + ", not " + edit.currency);
     }
+    // Still open, and as planned, when this commits (also when the total stays as it is).
+    plan.preconditions.push_back({cart->uri, cart->cid, "open", std::nullopt, cart->expires_at_us});
     if (edit.amount != row.amount) {
       auto record = ParseRecordJson(cart->record_json);
       if (!record) return XrpcError::Internal();
@@ -94,8 +96,6 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
       if (auto e = AddToTotal(total, edit.amount)) return *e;
       cart->amount = total;
       (*record)["total"] = cart->amount;
-      plan.preconditions.push_back(
-          {cart->uri, cart->cid, "open", std::nullopt, cart->expires_at_us});
       plan.writes.push_back(UpdateOf(*cart, "cart", *record));
       cart->record_json = json::serialize(*record);
       cart->updated_at_us = now;

@@ -187,6 +187,22 @@ TEST_F(InterleavingTest, ALineIsNotAddedToACartThatExpiredWhileItsWorkflowRan) {
   ExpectStoreMatchesRepo(cart);
 }
 
+// The same for a line's put that leaves the amount (so the cart's record) alone: a line whose
+// cart is no longer open cannot be changed, whatever its callback finds.
+TEST_F(InterleavingTest, ALineIsNotChangedInACartThatExpiredWhileItsWorkflowRan) {
+  json::object first = NewItem(kAlice, 500);
+  const std::string cart(first.at("cartUri").as_string());
+  const std::string item(first.at("itemUri").as_string());
+  const std::int64_t expires = store_->GetRecord(cart)->expires_at_us;
+  now_ = expires - 1000000;
+  json::object put = ItemPutInput(item, 500);
+  put["record"].as_object()["subject"] = kDave;
+  RunResult r = RunWith(kAlice, kItemPut, put, [&] { now_ = expires; });
+  EXPECT_EQ(r.kind, RunResult::Kind::kRaised) << r.Describe();
+  EXPECT_EQ(store_->GetRecord(item)->subject, kCarol);
+  ExpectStoreMatchesRepo(item);
+}
+
 // cart.get reads a cart, finds its record behind (it has expired) and writes the synced rows.
 // A late payment recorded between that read and that write must survive: the cart is paid.
 TEST_F(InterleavingTest, CartGetsSyncDoesNotUndoAPaymentRecordedAfterItsRead) {
