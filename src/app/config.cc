@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "lex/formats.h"
+#include "workflow/workflow.h"
 #include "xrpc/wire.h"
 
 namespace atipay::app {
@@ -224,8 +225,13 @@ void RegisterFlags(FlagSet& flags, Config& c) {
             &c.sweep_interval, 1, 86400);
   flags.Int("workflow-ttl", "Seconds a workflow waits for its callbacks (and replays them).",
             &c.workflow_ttl, 1, 7 * 86400);
+  // A clone writes every line, then the cart, in one workflow: a longer cart could be filled
+  // one create at a time but never cloned (WorkflowTooLarge).
+  const workflow::Options limits;
+  const std::int64_t clone_writes =
+      static_cast<std::int64_t>(limits.max_writes_per_round) * limits.max_rounds;
   flags.Int("max-cart-lines", "Items and subscriptions per cart at most.", &c.max_cart_lines, 1,
-            10000);
+            clone_writes - 1);
   flags.String("checkout-url", "URL",
                "Base of checkout URLs (?cart=<uri>&redirect=<url> is appended). Default: "
                "<public-url>/checkout.",

@@ -60,11 +60,18 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
   }
   if (auto e = CheckAmount(edit.amount)) return *e;
   if (auto e = CheckCurrency(edit.currency)) return *e;
+  if (edit.subject != row.subject) {
+    // A new recipient must take this kind of line, as for a create to them.
+    store::RecordRow to = row;
+    to.subject = edit.subject;
+    if (auto e = CheckRecipientsAccept(s, {to})) return *e;
+  }
 
   Plan plan;
   Write line = UpdateOf(row, "line", edit.record);
   line.cid = lex::ComputeRecordCid(edit.record);
-  plan.preconditions.push_back({row.uri, row.cid, "pending"});
+  // The row is written back whole: it must still be in the cart it was in.
+  plan.preconditions.push_back({row.uri, row.cid, "pending", row.cart_uri});
   plan.writes.push_back(std::move(line));
 
   // A line in a cart moves the cart's total with it.
@@ -80,6 +87,8 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
       return XrpcError::Named("CurrencyMismatch", "Cart " + cart->uri + " is in " +
                                                       cart->currency + ", not " + edit.currency);
     }
+    // Still open, and as planned, when this commits (also when the total stays as it is).
+    plan.preconditions.push_back({cart->uri, cart->cid, "open", std::nullopt, cart->expires_at_us});
     if (edit.amount != row.amount) {
       auto record = ParseRecordJson(cart->record_json);
       if (!record) return XrpcError::Internal();
@@ -87,7 +96,6 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
       if (auto e = AddToTotal(total, edit.amount)) return *e;
       cart->amount = total;
       (*record)["total"] = cart->amount;
-      plan.preconditions.push_back({cart->uri, cart->cid, "open"});
       plan.writes.push_back(UpdateOf(*cart, "cart", *record));
       cart->record_json = json::serialize(*record);
       cart->updated_at_us = now;

@@ -234,7 +234,8 @@ std::variant<Plan, XrpcError> PlanNewLine(State& s, Line line, const std::string
     line.row.cart_uri = cart_row.uri;
 
     Write update = UpdateOf(cart_row, "cart", *record);
-    plan.preconditions.push_back({cart_row.uri, cart_row.cid, "open"});
+    plan.preconditions.push_back(
+        {cart_row.uri, cart_row.cid, "open", std::nullopt, cart_row.expires_at_us});
     cart_row.record_json = json::serialize(*record);
     cart_row.amount = total;
     cart_row.updated_at_us = now;
@@ -418,6 +419,8 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
     }
     if (line.status != "pending") return invalid(line.uri + " is " + line.status);
     if (auto e = AddToTotal(total, line.amount)) return *e;
+    // Its amount is in the total, and it must still be free (or ours) when this commits.
+    plan.preconditions.push_back({line.uri, line.cid, line.status, line.cart_uri});
     if (line.cart_uri.empty()) {
       line.cart_uri = cart.uri;
       line.updated_at_us = now;
@@ -430,6 +433,7 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
   // Lines dropped from the cart are free again.
   for (auto& old : s.store.GetRecords(CartLineUris(cart))) {
     if (!seen.count(old.uri)) {
+      plan.preconditions.push_back({old.uri, old.cid, old.status, old.cart_uri});
       old.cart_uri.clear();
       old.updated_at_us = now;
       plan.updates.push_back(old);
@@ -439,7 +443,7 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
   record["$type"] = store::kCartCollection;
   Write update = UpdateOf(cart, "cart", record);
   update.cid = lex::ComputeRecordCid(record);
-  plan.preconditions.push_back({cart.uri, cart.cid, "open"});
+  plan.preconditions.push_back({cart.uri, cart.cid, "open", std::nullopt, cart.expires_at_us});
   cart.record_json = json::serialize(record);
   cart.amount = total;
   cart.updated_at_us = now;
@@ -483,10 +487,12 @@ void CartGet(const StatePtr& s, xrpc::Request<lx::payment::cart::get::Method>& r
   // Rows whose record in the user's repo lags our status get a one-shot #update.
   std::vector<Write> sync;
   std::vector<store::RecordRow> synced;
+  std::vector<store::RecordRow> read;  // those rows as read, before the sync
   auto check = [&](store::RecordRow& row) {
     json::object current = CurrentRecord(row, now);
     auto written = ParseRecordJson(row.record_json);
     if (written && *written == current) return;
+    read.push_back(row);
     Write w;
     w.name = "sync-" + std::to_string(sync.size());
     w.verb = Verb::kUpdate;
@@ -524,18 +530,31 @@ void CartGet(const StatePtr& s, xrpc::Request<lx::payment::cart::get::Method>& r
   for (std::size_t i = 0; i < sync.size(); ++i) synced[i].cid = sync[i].cid;
   out["cid"] = synced[0].uri == cart.uri ? synced[0].cid : cart.cid;
   out["workflow"] = std::move(body["workflow"]);
-  // One-shot: from now on the rows say the repo holds the synced records.
+  // One-shot: from now on the rows say the repo holds the synced records. They are written
+  // whole, so only over the rows as read: if one has moved since (a payment, an edit), that
+  // write wins and this answer goes without its side effect; the next read syncs again.
+  auto moved = std::make_shared<bool>(false);
   s->store.Submit(
-      [synced = std::move(synced)](store::WriteTxn& txn) {
+      [synced = std::move(synced), read = std::move(read), moved](store::WriteTxn& txn) {
+        for (const auto& row : read) {
+          if (txn.GetRecord(row.uri) != row) {
+            *moved = true;
+            return store::Status::Ok();
+          }
+        }
         for (const auto& row : synced) {
           if (auto st = txn.UpdateRecord(row); !st.ok()) return st;
         }
         return store::Status::Ok();
       },
-      [reply, out = std::move(out)](store::Status st) mutable {
+      [reply, out = std::move(out), moved, cid = cart.cid](store::Status st) mutable {
         if (!st.ok()) {
           reply(XrpcError{503, std::string(workflow::kStoreUnavailable), st.message});
           return;
+        }
+        if (*moved) {
+          out.erase("workflow");
+          out["cid"] = cid;
         }
         Deliver(reply, std::move(out));
       });

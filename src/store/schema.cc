@@ -121,12 +121,22 @@ constexpr char kVersion4[] = R"sql(
 CREATE INDEX records_by_recipient ON records (subject, collection, seq) WHERE subject <> '';
 )sql";
 
+// Version 5: items stored by versions 3 and 4 from a workflow plan read back from the database
+// (after a restart or a plan-cache eviction) lost their record_uri: the plan's encoding left it
+// out. They take it again from their JSON, as version 3 did.
+constexpr char kVersion5[] = R"sql(
+UPDATE records SET record_uri = tipped.record_uri
+  FROM (SELECT seq, coalesce(
+          CASE WHEN json_valid(record_json) THEN json_extract(record_json, '$.recordUri') END,
+          CASE WHEN json_valid(private_json) THEN json_extract(private_json, '$.recordUri') END)
+          AS record_uri
+        FROM records WHERE collection = 'com.atiproto.item' AND record_uri = '') AS tipped
+  WHERE records.seq = tipped.seq AND tipped.record_uri <> '';
+)sql";
+
 // Append only. A released step never changes: databases in the field have already run it.
 constexpr Migration kMigrations[] = {
-    {1, kVersion1},
-    {2, kVersion2},
-    {3, kVersion3},
-    {4, kVersion4},
+    {1, kVersion1}, {2, kVersion2}, {3, kVersion3}, {4, kVersion4}, {5, kVersion5},
 };
 
 // PRAGMA user_version, or -1 with *status set.

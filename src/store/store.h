@@ -74,6 +74,8 @@ struct RecordRow {
   std::string cloned_from;   // carts: the source cart's URI for clones
 
   std::int64_t seq = 0;  // assigned by the store on insert; list order and cursors
+
+  bool operator==(const RecordRow&) const = default;
 };
 
 // A workflow that we issued and that is waiting for (or has had) its callback.

@@ -154,10 +154,21 @@ json::object RoundBody(const StoredPlan& plan, const store::WorkflowRow& row, in
   return WorkflowBody(MakeIntent(IntentKind(row.nsid), row.id, round), std::move(list));
 }
 
+std::optional<json::object> ParseObject(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.as_object());
+}
+
 // Undoes writes in reverse order: a create is deleted, an update is put back. The agent stops at
-// the final #raise, so the caller sees the error after the repo is restored.
-json::object CompensationBody(const store::WorkflowRow& row, const std::vector<const Write*>& done,
-                              std::string message, std::string_view code) {
+// the final #raise, so the caller sees the error after the repo is restored. Runs inside the
+// transaction that fails the workflow: an update is put back to the record the store says the
+// repo holds now, which is the one it replaced unless another workflow has written it since
+// (whose write the rollback must not undo).
+json::object CompensationBody(store::WriteTxn& txn, const store::WorkflowRow& row,
+                              const std::vector<const Write*>& done, std::string message,
+                              std::string_view code) {
   json::array list;
   for (auto it = done.rbegin(); it != done.rend(); ++it) {
     const Write& w = **it;
@@ -171,6 +182,9 @@ json::object CompensationBody(const store::WorkflowRow& row, const std::vector<c
     } else if (w.verb == Verb::kUpdate && w.previous) {
       undo.verb = Verb::kUpdate;
       undo.record = *w.previous;
+      if (auto current = txn.GetRecord(w.Uri())) {
+        if (auto held = ParseObject(current->record_json)) undo.record = std::move(*held);
+      }
     } else {
       continue;  // a delete cannot be undone from here; we never plan one forward
     }
@@ -248,13 +262,6 @@ std::optional<Error> CheckRound(const StoredPlan& plan, int round,
     }
   }
   return std::nullopt;
-}
-
-std::optional<json::object> ParseObject(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  return std::move(v.as_object());
 }
 
 // Runs `job` on the writer thread and answers `done` with what the job decided, once durable.
@@ -567,20 +574,21 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
       what = inbound.error->action + " " + LocalName(inbound.error->name.value_or("?")) + " failed: " +
              inbound.error->message;
     }
-    json::object body = CompensationBody(
-        *row, undo, nsid + ": " + what + "; " + std::to_string(undo.size()) + " write(s) undone",
-        "RolledBack");
+    std::string message =
+        nsid + ": " + what + "; " + std::to_string(undo.size()) + " write(s) undone";
     Commit(
         store_,
-        [id, plan_ptr, plans = plans_, body = std::move(body)](store::WriteTxn& txn) -> Outcome {
+        [id, plan_ptr, plans = plans_, undo = std::move(undo),
+         message = std::move(message)](store::WriteTxn& txn) -> Outcome {
           auto fresh = txn.GetWorkflow(id);
           if (!fresh) return NotFound("workflow " + id + " is unknown or has expired");
           if (fresh->state == "failed") {
             // Replayed error callback: the same answer as the first time.
             if (auto stored = ParseObject(fresh->result_json)) return *stored;
-            return body;
+            return Error{"InternalError", "stored answer is unreadable"};
           }
           if (fresh->state == "done") return Mismatch("workflow " + id + " already completed");
+          json::object body = CompensationBody(txn, *fresh, undo, message, "RolledBack");
           if (auto e = Finish(txn, *fresh, "failed", body, *plan_ptr, *plans)) return *e;
           return body;
         },
@@ -637,7 +645,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
   // transaction (a concurrent replay may have finished it; the rows we depend on may have moved).
   Commit(
       store_,
-      [id, plan_ptr, nsid, plans = plans_](store::WriteTxn& txn) -> Outcome {
+      [id, plan_ptr, nsid, now, plans = plans_](store::WriteTxn& txn) -> Outcome {
         auto fresh = txn.GetWorkflow(id);
         if (!fresh) return NotFound("workflow " + id + " is unknown or has expired");
         if (fresh->state == "done") {
@@ -647,11 +655,13 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
         if (fresh->state == "failed") return Mismatch("workflow " + id + " was rolled back");
         for (const auto& pre : plan_ptr->preconditions) {
           auto current = txn.GetRecord(pre.uri);
-          if (!current || current->cid != pre.cid || current->status != pre.status) {
+          if (!current || current->cid != pre.cid || current->status != pre.status ||
+              (pre.cart_uri && current->cart_uri != *pre.cart_uri) ||
+              (pre.before_us && now >= pre.before_us)) {
             std::vector<const Write*> all;
             for (const auto& w : plan_ptr->writes) all.push_back(&w);
             json::object body = CompensationBody(
-                *fresh, all,
+                txn, *fresh, all,
                 nsid + ": " + pre.uri + " changed while this workflow ran; its writes were undone",
                 "Conflict");
             if (auto e = Finish(txn, *fresh, "failed", body, *plan_ptr, *plans)) return *e;

@@ -78,6 +78,7 @@ bool RowFromJson(const json::object& o, store::RecordRow& r, bool record_require
   GetString(o, "cid", r.cid);
   GetString(o, "cartUri", r.cart_uri);
   GetString(o, "subject", r.subject);
+  GetString(o, "recordUri", r.record_uri);
   GetString(o, "private", r.private_json);
   GetString(o, "currency", r.currency);
   GetString(o, "redirectUrl", r.redirect_url);
@@ -173,6 +174,7 @@ void WritePlanRow(PlanWriter& out, const store::RecordRow& r, const std::vector<
   out.String("status", r.status);
   if (!r.cart_uri.empty()) out.String("cartUri", r.cart_uri);
   if (!r.subject.empty()) out.String("subject", r.subject);
+  if (!r.record_uri.empty()) out.String("recordUri", r.record_uri);
   if (!r.private_json.empty()) out.String("private", r.private_json);
   out.Int("amount", r.amount);
   out.String("currency", r.currency);
@@ -227,6 +229,8 @@ std::string EncodePlan(const StoredPlan& plan, PlanPart part) {
       out.String("uri", p.uri);
       out.String("cid", p.cid);
       out.String("status", p.status);
+      if (p.cart_uri) out.String("cartUri", *p.cart_uri);
+      if (p.before_us) out.Int("before", p.before_us);
       out.Close('}');
     }
     out.Close(']');
@@ -245,6 +249,8 @@ bool DecodePlan(const json::object& o, StoredPlan& plan) {
       !DecodeArray(o, "updates", plan.updates, row) ||
       !DecodeArray(o, "preconditions", plan.preconditions,
                    [](const json::object& p, Precondition& out) {
+                     if (std::string cart; GetString(p, "cartUri", cart)) out.cart_uri = cart;
+                     out.before_us = GetInt(p, "before");
                      return GetString(p, "uri", out.uri) && GetString(p, "cid", out.cid) &&
                             GetString(p, "status", out.status);
                    })) {

@@ -72,6 +72,12 @@ struct Precondition {
   std::string uri;
   std::string cid;
   std::string status;
+  // The cart that lists the row ("" for none), for a line whose place the plan relies on: two
+  // plans that each found a line free must not both put it in a cart. nullopt: not checked.
+  std::optional<std::string> cart_uri = std::nullopt;
+  // When set, the callback must come before this time (microseconds; e.g. an open cart's
+  // expiry, which reads apply before the sweeper writes it). 0: no deadline.
+  std::int64_t before_us = 0;
 };
 
 struct Plan {

@@ -276,6 +276,31 @@ TEST_F(RecipientFlowTest, AProfileIsCreatedThenUpdatedAndTheCreateMethodsRespect
   EXPECT_EQ(Query(kCarol, kProfileGet).at("profile").at("acceptsSubscriptions"), false);
 }
 
+// Whoever turns items (subscriptions) away is not paid by a line's put either: naming them
+// as the new subject is what a create to them would be.
+TEST_F(RecipientFlowTest, APutCannotMoveALineToSomeoneWhoTurnsItsKindAway) {
+  Ok(Run(kCarol, kProfilePut, {{"acceptsItems", false}, {"acceptsSubscriptions", false}}));
+  json::object tip = Item(kAlice, kDave, 100);
+  json::object record = tip.at("item").as_object();
+  record.erase("uri");
+  record["$type"] = "com.atiproto.item";
+  record["subject"] = kCarol;
+  json::object put{{"uri", tip.at("itemUri")}, {"record", record}};
+  EXPECT_EQ(Run(kAlice, "com.atiproto.payment.item.put", put).error, "RecipientNotAccepting");
+  json::object sub = Subscription(kAlice, kDave);
+  record = sub.at("subscription").as_object();
+  record.erase("uri");
+  record["$type"] = "com.atiproto.subscription";
+  record["subject"] = kCarol;
+  put = {{"uri", sub.at("subscriptionUri")}, {"record", record}};
+  EXPECT_EQ(Run(kAlice, "com.atiproto.payment.subscription.put", put).error,
+            "RecipientNotAccepting");
+  EXPECT_EQ(store_->GetRecord(std::string(tip.at("itemUri").as_string()))->subject, kDave);
+  // Another recipient, or the same one, is still fine.
+  put["record"].as_object()["subject"] = kEve;
+  Ok(Run(kAlice, "com.atiproto.payment.subscription.put", put));
+}
+
 TEST_F(RecipientFlowTest, CountsArePublicAndSumsAreShownOnlyToWhomTheyAreAbout) {
   json::object alice = Item(kAlice, kCarol, 100, {{"recordUri", kPost}});
   Item(kAlice, kDave, 300, {{"cartUri", alice.at("cartUri")}});

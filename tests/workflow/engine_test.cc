@@ -265,6 +265,39 @@ TEST_F(EngineTest, PlanReadBackFromTheStoreGivesTheSameOutcomeAsTheCachedPlan) {
   EXPECT_EQ(ErrorOf(Continue(forged)).name, kWorkflowMismatch) << "a replay is still checked";
 }
 
+// Every column of a planned row is stored as planned, whether the plan came from memory or
+// from the store: a column the plan's encoding forgets is silently lost after a restart.
+TEST_F(EngineTest, EveryColumnOfAPlannedRowSurvivesThePlanReadBack) {
+  Plan plan = TwoItemsAndCart();
+  store::RecordRow& item = plan.inserts[0];
+  item.cart_uri = plan.inserts[2].uri;
+  item.subject = kBob;
+  item.record_uri = "at://" + std::string(kBob) + "/app.bsky.feed.post/3kpostaaaaaaa";
+  item.private_json = R"({"subject":"did:plc:bobbobbobbobbobbobbobbobbo"})";
+  item.amount = 100;
+  item.currency = "USD";
+  item.created_at_us = 1;
+  item.updated_at_us = 2;
+  item.completed_at_us = 3;
+  store::RecordRow& cart = plan.inserts[2];
+  cart.expires_at_us = 4;
+  cart.redirect_url = "https://shop.example/done";
+  cart.cloned_from = "at://" + std::string(kAlice) + "/com.atiproto.cart/3kolderaaaaaa";
+  const std::vector<store::RecordRow> planned = plan.inserts;
+  json::object inbound = Agent(Start(std::move(plan)));
+  MakeEngine();  // a new engine: the plan is read back from the store
+  Outcome o = Continue(inbound);
+  ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+  for (store::RecordRow expected : planned) {
+    auto row = store_->GetRecord(expected.uri);
+    ASSERT_TRUE(row) << expected.uri;
+    expected.cid = row->cid;  // the engine's, checked elsewhere
+    expected.seq = row->seq;
+    EXPECT_TRUE(*row == expected) << expected.uri;
+    EXPECT_EQ(row->record_uri, expected.record_uri);
+  }
+}
+
 TEST_F(EngineTest, APlanPushedOutOfTheCacheIsReadBackFromTheStore) {
   // Room for about one plan: starting a second workflow evicts the first.
   options_.plan_cache_bytes = 2000;
@@ -444,6 +477,31 @@ TEST_F(EngineTest, UpdatesAreUndoneByPuttingThePreviousRecordBack) {
   EXPECT_EQ(list[1].at("$type"), "com.atiproto.actions#delete");
 }
 
+// The record an update replaced was rewritten by another workflow before this one failed:
+// the rollback puts back what the store says the repo holds now, not what this plan saw.
+TEST_F(EngineTest, AnUpdateIsUndoneToTheRecordTheStoreHoldsNow) {
+  Plan plan = TwoItemsAndCart();
+  Write& cart = plan.writes.back();
+  cart.verb = Verb::kUpdate;
+  cart.previous = Record("com.atiproto.cart", 5);
+  store::RecordRow row = plan.inserts.back();
+  plan.inserts.pop_back();
+  row.record_json = json::serialize(Record("com.atiproto.cart", 7));  // written since
+  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(row); }).ok());
+  json::object inbound = Agent(Start(std::move(plan)));
+  inbound["intent"] = "error";
+  inbound["error"] = json::object{{"action", "update"}, {"message", "later failure"}};
+  Outcome o = Continue(inbound);
+  ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+  const auto& list = Actions(std::get<json::object>(o));
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[0].at("$type"), "com.atiproto.actions#update");
+  EXPECT_EQ(list[0].at("record"), Record("com.atiproto.cart", 7));
+  Outcome again = Continue(inbound);
+  ASSERT_TRUE(std::holds_alternative<json::object>(again)) << ErrorOf(again).message;
+  EXPECT_EQ(std::get<json::object>(again), std::get<json::object>(o)) << "a replay: the same";
+}
+
 TEST_F(EngineTest, LargePlansRunInRoundsAndRefuseBeyondTheLimit) {
   options_.max_writes_per_round = 1;
   MakeEngine();
@@ -504,6 +562,73 @@ TEST_F(EngineTest, ChangedPreconditionRollsBackInsteadOfCommitting) {
   ASSERT_EQ(list.size(), 4u);
   EXPECT_EQ(list[3].at("code"), "Conflict");
   EXPECT_EQ(Rows(), 0u);
+}
+
+// A line planned as free (or as in a given cart) that another workflow put in a cart since:
+// same record, same status, another cart. Also when the plan is read back from the store.
+TEST_F(EngineTest, ALineThatMovedToAnotherCartRollsBackInsteadOfCommitting) {
+  store::RecordRow line;
+  line.uri = "at://" + std::string(kAlice) + "/com.atiproto.item/3klineaaaaaaa";
+  line.did = kAlice;
+  line.collection = "com.atiproto.item";
+  line.rkey = "3klineaaaaaaa";
+  line.record_json = "{}";
+  line.cid = "bafyline";
+  line.status = "pending";
+  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(line); }).ok());
+  for (bool cached : {true, false}) {
+    Plan plan = TwoItemsAndCart(cached ? kAlice : kBob);
+    plan.preconditions.push_back({line.uri, line.cid, "pending", line.cart_uri});
+    json::object inbound = Agent(Start(std::move(plan), cached ? kAlice : kBob));
+    if (!cached) MakeEngine();
+    line.cart_uri = "at://" + std::string(kAlice) + "/com.atiproto.cart/3kother" +
+                    (cached ? "aaaaaa" : "bbbbbb");
+    ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.UpdateRecord(line); }).ok());
+    Outcome o = Continue(inbound, cached ? kAlice : kBob);
+    ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+    const auto& list = Actions(std::get<json::object>(o));
+    ASSERT_EQ(list.size(), 4u);
+    EXPECT_EQ(list[3].at("code"), "Conflict");
+  }
+  EXPECT_EQ(Rows(), 0u);
+}
+
+// A precondition with a deadline (an open cart's expiry) fails once the callback comes at or
+// after it, although the row itself has not changed (the sweeper has not run yet).
+TEST_F(EngineTest, APreconditionPastItsDeadlineRollsBackInsteadOfCommitting) {
+  store::RecordRow cart;
+  cart.uri = "at://" + std::string(kAlice) + "/com.atiproto.cart/3kexistingaaa";
+  cart.did = kAlice;
+  cart.collection = "com.atiproto.cart";
+  cart.rkey = "3kexistingaaa";
+  cart.record_json = "{}";
+  cart.cid = "bafyold";
+  cart.status = "open";
+  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(cart); }).ok());
+  const std::int64_t deadline = now_.load() + 1000;
+  for (bool cached : {true, false}) {
+    Plan plan = TwoItemsAndCart(cached ? kAlice : kBob);
+    plan.preconditions.push_back({cart.uri, cart.cid, "open", std::nullopt, deadline});
+    json::object inbound = Agent(Start(std::move(plan), cached ? kAlice : kBob));
+    if (!cached) MakeEngine();
+    now_ = deadline;
+    Outcome o = Continue(inbound, cached ? kAlice : kBob);
+    now_ = deadline - 1000;
+    ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+    const auto& list = Actions(std::get<json::object>(o));
+    ASSERT_EQ(list.size(), 4u);
+    EXPECT_EQ(list[3].at("code"), "Conflict");
+  }
+  EXPECT_EQ(Rows(), 0u);
+  // Before the deadline, it commits.
+  Plan plan = TwoItemsAndCart();
+  plan.preconditions.push_back({cart.uri, cart.cid, "open", std::nullopt, deadline});
+  json::object inbound = Agent(Start(std::move(plan), kAlice, "fp2"));
+  now_ = deadline - 1;
+  Outcome o = Continue(inbound, kAlice, "fp2");
+  ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+  EXPECT_FALSE(std::get<json::object>(o).contains("workflow"));
+  EXPECT_EQ(Rows(), 3u);
 }
 
 TEST(FingerprintTest, IgnoresTheWorkflowAndNothingElse) {

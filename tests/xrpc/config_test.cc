@@ -98,6 +98,12 @@ TEST(AppConfig, Errors) {
   EXPECT_TRUE(LoadConfig({"--db"}, e, Env({})));
   Config f;
   EXPECT_TRUE(LoadConfig({}, f, Env({{"ATIPAY_VALIDATE_OUTPUT", "maybe"}})));
+  // A cart's lines and the cart itself must fit in one clone's workflow (10 rounds of 50).
+  Config g;
+  EXPECT_TRUE(LoadConfig({"--max-cart-lines", "500"}, g, Env({})));
+  Config h;
+  EXPECT_FALSE(LoadConfig({"--max-cart-lines", "499"}, h, Env({})));
+  EXPECT_EQ(h.max_cart_lines, 499);
 }
 
 TEST(AppConfig, RateLimits) {
