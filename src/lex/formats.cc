@@ -534,7 +534,7 @@ std::string_view StringFormatError(StringFormat f) {
     case StringFormat::kRecordKey:
       return "must be a valid Record Key";
     case StringFormat::kTid:
-      return "must be a valid TID (timestamp identifier)";
+      return "must be a valid TID";
     case StringFormat::kUri:
       return "must be a uri";
   }

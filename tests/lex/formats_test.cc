@@ -162,7 +162,7 @@ TEST(FormatsTest, ErrorWordingMatchesTsLexicon) {
   EXPECT_EQ(StringFormatError(StringFormat::kLanguage),
             "must be a well-formed BCP 47 language tag");
   EXPECT_EQ(StringFormatError(StringFormat::kRecordKey), "must be a valid Record Key");
-  EXPECT_EQ(StringFormatError(StringFormat::kTid), "must be a valid TID (timestamp identifier)");
+  EXPECT_EQ(StringFormatError(StringFormat::kTid), "must be a valid TID");
 }
 
 TEST(FormatsTest, DatetimeCalendar) {
