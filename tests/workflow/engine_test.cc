@@ -53,6 +53,20 @@ class EngineTest : public ::testing::Test {
                         {"createdAt", "2026-11-22T00:00:00.000Z"}};
   }
 
+  // A row of Alice's as another call left it in the store (record "{}").
+  static store::RecordRow AliceRow(std::string_view collection, std::string_view rkey,
+                                   std::string_view cid, std::string_view status) {
+    store::RecordRow row;
+    row.did = kAlice;
+    row.collection = collection;
+    row.rkey = rkey;
+    row.uri = "at://" + row.did + "/" + row.collection + "/" + row.rkey;
+    row.record_json = "{}";
+    row.cid = cid;
+    row.status = status;
+    return row;
+  }
+
   static store::RecordRow Row(const Write& w) {
     store::RecordRow row;
     row.uri = w.Uri();
@@ -542,14 +556,7 @@ TEST_F(EngineTest, ReplayOfAnEarlierRoundGetsTheSameNextRound) {
 }
 
 TEST_F(EngineTest, ChangedPreconditionRollsBackInsteadOfCommitting) {
-  store::RecordRow existing;
-  existing.uri = "at://" + std::string(kAlice) + "/com.atiproto.cart/3kexistingaaa";
-  existing.did = kAlice;
-  existing.collection = "com.atiproto.cart";
-  existing.rkey = "3kexistingaaa";
-  existing.record_json = "{}";
-  existing.cid = "bafyold";
-  existing.status = "open";
+  store::RecordRow existing = AliceRow("com.atiproto.cart", "3kexistingaaa", "bafyold", "open");
   ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(existing); }).ok());
   Plan plan = TwoItemsAndCart();
   plan.preconditions.push_back({existing.uri, "bafyold", "open"});
@@ -567,14 +574,7 @@ TEST_F(EngineTest, ChangedPreconditionRollsBackInsteadOfCommitting) {
 // A line planned as free (or as in a given cart) that another workflow put in a cart since:
 // same record, same status, another cart. Also when the plan is read back from the store.
 TEST_F(EngineTest, ALineThatMovedToAnotherCartRollsBackInsteadOfCommitting) {
-  store::RecordRow line;
-  line.uri = "at://" + std::string(kAlice) + "/com.atiproto.item/3klineaaaaaaa";
-  line.did = kAlice;
-  line.collection = "com.atiproto.item";
-  line.rkey = "3klineaaaaaaa";
-  line.record_json = "{}";
-  line.cid = "bafyline";
-  line.status = "pending";
+  store::RecordRow line = AliceRow("com.atiproto.item", "3klineaaaaaaa", "bafyline", "pending");
   ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(line); }).ok());
   for (bool cached : {true, false}) {
     Plan plan = TwoItemsAndCart(cached ? kAlice : kBob);
@@ -596,14 +596,7 @@ TEST_F(EngineTest, ALineThatMovedToAnotherCartRollsBackInsteadOfCommitting) {
 // A precondition with a deadline (an open cart's expiry) fails once the callback comes at or
 // after it, although the row itself has not changed (the sweeper has not run yet).
 TEST_F(EngineTest, APreconditionPastItsDeadlineRollsBackInsteadOfCommitting) {
-  store::RecordRow cart;
-  cart.uri = "at://" + std::string(kAlice) + "/com.atiproto.cart/3kexistingaaa";
-  cart.did = kAlice;
-  cart.collection = "com.atiproto.cart";
-  cart.rkey = "3kexistingaaa";
-  cart.record_json = "{}";
-  cart.cid = "bafyold";
-  cart.status = "open";
+  store::RecordRow cart = AliceRow("com.atiproto.cart", "3kexistingaaa", "bafyold", "open");
   ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(cart); }).ok());
   const std::int64_t deadline = now_.load() + 1000;
   for (bool cached : {true, false}) {
