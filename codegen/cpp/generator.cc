@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "cpp/emitter.h"
@@ -25,6 +26,19 @@ lex::Result<GeneratedFiles> GenerateCpp(const lexicon::Catalog& catalog, const O
   return files;
 }
 
+namespace {
+
+// The whole file, or nullopt when it cannot be read.
+std::optional<std::string> ReadWhole(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
 lex::Result<bool> WriteFiles(const GeneratedFiles& files, const std::string& dir) {
   namespace fs = std::filesystem;
   for (const auto& [relative, content] : files) {
@@ -32,14 +46,7 @@ lex::Result<bool> WriteFiles(const GeneratedFiles& files, const std::string& dir
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
     if (ec) return lex::Error{path.parent_path().string() + ": " + ec.message()};
-    {
-      std::ifstream in(path, std::ios::binary);
-      if (in) {
-        std::stringstream existing;
-        existing << in.rdbuf();
-        if (existing.str() == content) continue;
-      }
-    }
+    if (ReadWhole(path) == content) continue;
     // Write beside and rename, so a reader never sees half a file.
     const fs::path tmp = path.string() + ".tmp";
     {
@@ -57,14 +64,12 @@ lex::Result<std::vector<Drift>> DiffFiles(const GeneratedFiles& files, const std
   namespace fs = std::filesystem;
   std::vector<Drift> drift;
   for (const auto& [relative, content] : files) {
-    std::ifstream in(fs::path(dir) / relative, std::ios::binary);
-    if (!in) {
+    const std::optional<std::string> existing = ReadWhole(fs::path(dir) / relative);
+    if (!existing) {
       drift.push_back({relative, Drift::Kind::kMissing});
-      continue;
+    } else if (*existing != content) {
+      drift.push_back({relative, Drift::Kind::kDiffers});
     }
-    std::stringstream existing;
-    existing << in.rdbuf();
-    if (existing.str() != content) drift.push_back({relative, Drift::Kind::kDiffers});
   }
   std::error_code ec;
   if (fs::is_directory(dir, ec)) {
