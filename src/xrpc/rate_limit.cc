@@ -144,7 +144,7 @@ std::optional<RateLimitStatus> RateLimits::ConsumeRoute(std::string_view nsid,
   };
   if (per_caller_) consume(*per_caller_);
   if (!per_method_.empty()) {
-    auto it = per_method_.find(std::string(nsid));
+    auto it = per_method_.find(nsid);
     if (it != per_method_.end()) consume(*it->second);
   }
   return tightest;

@@ -49,6 +49,11 @@ struct RateLimitStatus {
 class RateLimiter {
  public:
   using Clock = std::chrono::steady_clock;
+  // Lets maps keyed by std::string be searched with a string_view, without a copy.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
 
   // At most about `max_keys` keys are tracked; past that, windows that have closed are dropped,
   // and a new key that still finds no room is let through untracked (counted by untracked()),
@@ -67,10 +72,6 @@ class RateLimiter {
   struct Window {
     std::uint32_t used = 0;
     Clock::time_point closes;
-  };
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   // Sharded so that event-loop threads rarely wait on each other.
   struct Shard {
@@ -114,7 +115,9 @@ class RateLimits {
  private:
   std::unique_ptr<RateLimiter> global_;
   std::unique_ptr<RateLimiter> per_caller_;
-  std::unordered_map<std::string, std::unique_ptr<RateLimiter>> per_method_;
+  std::unordered_map<std::string, std::unique_ptr<RateLimiter>, RateLimiter::Hash,
+                     std::equal_to<>>
+      per_method_;
 };
 
 // The address of "1.2.3.4:port", "[v6]:port", "1.2.3.4" or "[v6]" (as a session records the
