@@ -43,7 +43,13 @@ std::string FromWhere(const RecordSelection& selection, std::string_view collect
   if (selection.by_record_uri) text += " AND r.record_uri <> '' AND r.record_uri = :record_uri";
   // Residual filters, never an index's key: always there (absent bounds are the extremes), so
   // that they add no variants.
-  if (!carts) {
+  if (carts) {
+    // A cart's expiry must lie in one window and outside another: the two make "open" leave
+    // out carts past their expiry, and find those for "expired", before the sweeper has run.
+    text +=
+        " AND r.expires_at_us BETWEEN :expires_from AND :expires_to"
+        " AND r.expires_at_us NOT BETWEEN :overdue_from AND :overdue_to";
+  } else {
     text +=
         " AND r.completed_at_us BETWEEN :completed_from AND :completed_to"
         " AND r.created_at_us BETWEEN :created_from AND :created_to";

@@ -87,7 +87,9 @@ struct RecordSelection {
 // A page of the selected records, newest first. Parameters: :did, :before, :limit, the
 // collection(s) as above (carts by subject take :item and :subscription too), each filter's,
 // and for lines the windows :completed_from, :completed_to, :created_from and :created_to
-// (inclusive, always there: an absent bound is bound to the extreme).
+// (inclusive, always there: an absent bound is bound to the extreme). Carts have two windows on
+// expires_at_us instead: it must be within :expires_from..:expires_to and outside
+// :overdue_from..:overdue_to (an empty window, from > to, leaves nothing out).
 const std::string& ListRecordsSql(const RecordSelection& selection);
 
 // The selected lines summed per currency (currency, sum of amount, count), by currency.

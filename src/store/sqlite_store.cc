@@ -12,8 +12,10 @@
 #include <deque>
 #include <exception>
 #include <future>
+#include <iterator>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -157,10 +159,19 @@ std::pair<std::int64_t, std::int64_t> Window(std::optional<std::int64_t> from,
   return {std::max<std::int64_t>(from.value_or(1), 1), to.value_or(kMax)};
 }
 
+// A cart list's windows on expires_at_us (sql::ListRecordsSql): by default neither leaves
+// anything out.
+struct ExpiryWindows {
+  std::int64_t expires_from = std::numeric_limits<std::int64_t>::min();
+  std::int64_t expires_to = std::numeric_limits<std::int64_t>::max();
+  std::int64_t overdue_from = 1, overdue_to = 0;  // empty
+};
+
 // Binds every parameter of the selection's SQL but :before and :limit (binding one the text
 // lacks is an error). The query's strings must outlive the Query (text is bound without
 // copying).
-void BindSelection(Query& query, const RecordSelection& selection, const LineQuery& q) {
+void BindSelection(Query& query, const RecordSelection& selection, const LineQuery& q,
+                   const ExpiryWindows& expiry = {}) {
   if (!selection.any_owner) query.Bind(":did", q.did);
   if (selection.of == RecordSelection::Of::kBothLines ||
       (selection.of == RecordSelection::Of::kCarts && selection.by_subject)) {
@@ -170,7 +181,13 @@ void BindSelection(Query& query, const RecordSelection& selection, const LineQue
   if (q.status) query.Bind(":status", *q.status);
   if (q.subject) query.Bind(":subject", *q.subject);
   if (q.record_uri) query.Bind(":record_uri", *q.record_uri);
-  if (selection.of == RecordSelection::Of::kCarts) return;
+  if (selection.of == RecordSelection::Of::kCarts) {
+    query.Bind(":expires_from", expiry.expires_from)
+        .Bind(":expires_to", expiry.expires_to)
+        .Bind(":overdue_from", expiry.overdue_from)
+        .Bind(":overdue_to", expiry.overdue_to);
+    return;
+  }
   const auto [completed_from, completed_to] = Window(q.completed_from_us, q.completed_to_us);
   const auto [created_from, created_to] = Window(q.created_from_us, q.created_to_us);
   query.Bind(":completed_from", completed_from)
@@ -403,16 +420,7 @@ class SqliteStore final : public Store {
     });
   }
 
-  Page<RecordRow> ListCarts(const CartQuery& q) override {
-    LineQuery carts;
-    carts.did = q.did;
-    carts.collection = std::string(kCartCollection);
-    carts.status = q.status;
-    carts.subject = q.subject;
-    carts.limit = q.limit;
-    carts.before_seq = q.before_seq;
-    return List(Selection(RecordSelection::Of::kCarts, carts), carts);
-  }
+  Page<RecordRow> ListCarts(const CartQuery& q) override;
 
   Page<RecordRow> ListLines(const LineQuery& q) override {
     return List(Selection(LinesOf(q), q), q);
@@ -498,7 +506,8 @@ class SqliteStore final : public Store {
 
   explicit SqliteStore(const StoreOptions& options) : max_batch_(options.max_batch) {}
 
-  Page<RecordRow> List(const RecordSelection& selection, const LineQuery& q);
+  Page<RecordRow> List(const RecordSelection& selection, const LineQuery& q,
+                       const ExpiryWindows& expiry = {});
 
   void WriterLoop();
   void RunBatch(std::vector<Pending>& batch);
@@ -525,21 +534,79 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> commit_ns_{0};
 };
 
-Page<RecordRow> SqliteStore::List(const RecordSelection& selection, const LineQuery& q) {
+int PageSize(const LineQuery& q) { return std::clamp(q.limit, 1, kMaxPageSize); }
+
+// One page of the selection on `connection`; nullopt if the read failed.
+std::optional<Page<RecordRow>> ReadPage(Connection& connection, const RecordSelection& selection,
+                                        const LineQuery& q, const ExpiryWindows& expiry) {
+  const int page_size = PageSize(q);
+  Query query(connection, sql::ListRecordsSql(selection));
+  BindSelection(query, selection, q, expiry);
+  query.Bind(":before", q.before_seq.value_or(std::numeric_limits<std::int64_t>::max()))
+      .Bind(":limit", std::int64_t{page_size});
+  Page<RecordRow> page;
+  while (query.Step()) page.rows.push_back(ReadRecord(query));
+  if (!query.status().ok()) return std::nullopt;
+  // A full page may have more behind it; the client asks again from the last row.
+  if (static_cast<int>(page.rows.size()) == page_size)
+    page.next_before_seq = page.rows.back().seq;
+  return page;
+}
+
+// The newest page_size rows of two pages read before the same cursor; more may follow if
+// either page was full or some of their rows did not fit.
+Page<RecordRow> MergePages(Page<RecordRow> a, Page<RecordRow> b, int page_size) {
+  Page<RecordRow> page;
+  std::merge(std::make_move_iterator(a.rows.begin()), std::make_move_iterator(a.rows.end()),
+             std::make_move_iterator(b.rows.begin()), std::make_move_iterator(b.rows.end()),
+             std::back_inserter(page.rows),
+             [](const RecordRow& x, const RecordRow& y) { return x.seq > y.seq; });
+  bool more = a.next_before_seq || b.next_before_seq;
+  if (static_cast<int>(page.rows.size()) > page_size) {
+    page.rows.resize(static_cast<std::size_t>(page_size));
+    more = true;
+  }
+  if (more) page.next_before_seq = page.rows.back().seq;
+  return page;
+}
+
+Page<RecordRow> SqliteStore::List(const RecordSelection& selection, const LineQuery& q,
+                                  const ExpiryWindows& expiry) {
   if (Unbounded(q)) return {};
-  const int page_size = std::clamp(q.limit, 1, kMaxPageSize);
   return WithReader<Page<RecordRow>>(readers_, [&](Connection& connection) {
-    Query query(connection, sql::ListRecordsSql(selection));
-    BindSelection(query, selection, q);
-    query.Bind(":before", q.before_seq.value_or(std::numeric_limits<std::int64_t>::max()))
-        .Bind(":limit", std::int64_t{page_size});
-    Page<RecordRow> page;
-    while (query.Step()) page.rows.push_back(ReadRecord(query));
-    if (!query.status().ok()) return Page<RecordRow>();
-    // A full page may have more behind it; the client asks again from the last row.
-    if (static_cast<int>(page.rows.size()) == page_size)
-      page.next_before_seq = page.rows.back().seq;
-    return page;
+    return ReadPage(connection, selection, q, expiry).value_or(Page<RecordRow>());
+  });
+}
+
+Page<RecordRow> SqliteStore::ListCarts(const CartQuery& q) {
+  LineQuery carts;
+  carts.did = q.did;
+  carts.collection = std::string(kCartCollection);
+  carts.status = q.status;
+  carts.subject = q.subject;
+  carts.limit = q.limit;
+  carts.before_seq = q.before_seq;
+  const RecordSelection selection = Selection(RecordSelection::Of::kCarts, carts);
+  if (!q.status || !q.now_us) return List(selection, carts);
+  // An open cart past its expiry is expired: "open" leaves it out, "expired" finds it.
+  ExpiryWindows overdue;
+  if (*q.status == "open") {
+    overdue.overdue_to = *q.now_us;
+    return List(selection, carts, overdue);
+  }
+  if (*q.status != kExpired || Unbounded(carts)) return List(selection, carts);
+  overdue.expires_from = 1;
+  overdue.expires_to = *q.now_us;
+  LineQuery open = carts;
+  open.status = "open";
+  // Both pages from one snapshot, so that a cart the sweeper expires meanwhile is in one.
+  return WithReader<Page<RecordRow>>(readers_, [&](Connection& connection) {
+    if (!connection.Exec("BEGIN").ok()) return Page<RecordRow>();
+    auto expired = ReadPage(connection, selection, carts, {});
+    auto past_expiry = expired ? ReadPage(connection, selection, open, overdue) : std::nullopt;
+    connection.Exec("COMMIT");
+    if (!past_expiry) return Page<RecordRow>();
+    return MergePages(std::move(*expired), std::move(*past_expiry), PageSize(carts));
   });
 }
 

@@ -95,6 +95,9 @@ struct WorkflowRow {
 struct CartQuery {
   std::string did;                     // the owner (payer); "" = any owner, if subject is set
   std::optional<std::string> status;   // filter
+  // When set, the status filter is judged at this time: an open cart past its expiry is
+  // "expired", not "open", whether or not the sweeper has written that yet.
+  std::optional<std::int64_t> now_us;
   std::optional<std::string> subject;  // carts with at least one line paying this DID
   int limit = 20;
   std::optional<std::int64_t> before_seq;  // cursor: rows with seq < before_seq

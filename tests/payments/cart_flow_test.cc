@@ -232,8 +232,21 @@ TEST_F(CartFlowTest, ExpiredCartsAreExpiredOnReadAndBySweeperAndCanBeCloned) {
   std::string other(NewItem(kBob).at("cartUri").as_string());
   now_ += kTtl * 1000000;
   EXPECT_EQ(store_->GetRecord(other)->status, "open");
+  // Listed as expired before the sweeper has run: the cart to clone is found right away.
+  auto listed = [&](const char* status) {
+    std::vector<std::string> uris;
+    const json::object page = Ok(Run(kBob, kCartList, {{"status", status}}, false));
+    for (const auto& c : page.at("carts").as_array()) {
+      EXPECT_EQ(c.at("record").at("status"), status);
+      uris.emplace_back(c.at("uri").as_string());
+    }
+    return uris;
+  };
+  EXPECT_EQ(listed("expired"), std::vector<std::string>{other});
+  EXPECT_TRUE(listed("open").empty());
   EXPECT_GE(service_->SweepOnce(), 1);
   EXPECT_EQ(store_->GetRecord(other)->status, "expired");
+  EXPECT_EQ(listed("expired"), std::vector<std::string>{other});
   json::object clone = Ok(Run(kBob, kClone, {{"uri", other}}));
   EXPECT_EQ(clone.at("cart").at("status"), "open");
 }

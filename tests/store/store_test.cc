@@ -735,6 +735,76 @@ TEST_F(StoreTest, CursorPagingVisitsEveryRowOnce) {
   EXPECT_EQ(page2.rows.front().seq, carts[47].seq);
 }
 
+// Judged at a time, "open" and "expired" go by expiry as a read does, before the sweeper has
+// written "expired": each overdue open cart is in "expired", once, and no longer in "open".
+TEST_F(StoreTest, ListCartsByStatusAtATimeCountsOverdueOpenCartsAsExpired) {
+  const std::int64_t now = 1'800'000'000'000'000;
+  std::vector<RecordRow> carts;
+  for (int i = 0; i < 12; ++i) {
+    carts.push_back(MakeCart(kAlice, "c" + std::to_string(i)));
+    RecordRow& cart = carts.back();
+    switch (i % 4) {
+      case 0: cart.status = "expired"; break;                         // swept
+      case 1: cart.expires_at_us = now; break;                        // overdue, not swept
+      case 2: cart.expires_at_us = now + 1; break;                    // still open
+      case 3: cart.expires_at_us = 0; break;                          // never expires
+    }
+  }
+  RecordRow bobs = MakeCart(kBob, "b");
+  bobs.expires_at_us = now - 1;
+  std::vector<RecordRow*> pointers{&bobs};
+  for (RecordRow& cart : carts) pointers.push_back(&cart);
+  InsertAll(*store, pointers);
+  auto rkeys_where = [&](auto pick) {
+    std::vector<std::string> want;
+    for (auto it = carts.rbegin(); it != carts.rend(); ++it) {
+      if (pick(std::stoi(it->rkey.substr(1)) % 4)) want.push_back(it->rkey);
+    }
+    return want;
+  };
+
+  CartQuery query;
+  query.did = kAlice;
+  query.status = "expired";
+  EXPECT_EQ(Rkeys(store->ListCarts(query).rows), rkeys_where([](int k) { return k == 0; }))
+      << "without a time, the stored status";
+  query.now_us = now;
+  EXPECT_EQ(Rkeys(store->ListCarts(query).rows), rkeys_where([](int k) { return k <= 1; }));
+  query.status = "open";
+  EXPECT_EQ(Rkeys(store->ListCarts(query).rows), rkeys_where([](int k) { return k >= 2; }));
+
+  // Paging through both kinds: every expired cart once, newest first, in pages of 4.
+  query.status = "expired";
+  query.limit = 4;
+  std::vector<size_t> sizes;
+  std::vector<std::int64_t> seqs = Walk(*store, query, &sizes);
+  EXPECT_EQ(sizes, (std::vector<size_t>{4, 2}));
+  std::vector<std::int64_t> want;
+  for (auto it = carts.rbegin(); it != carts.rend(); ++it) {
+    if (std::stoi(it->rkey.substr(1)) % 4 <= 1) want.push_back(it->seq);
+  }
+  EXPECT_EQ(seqs, want);
+
+  // Once swept, the same carts, each once.
+  EXPECT_EQ(ExpireOpenCarts(*store, now), 4);  // three of Alice's and Bob's
+  query.limit = 20;
+  query.before_seq.reset();
+  EXPECT_EQ(Rkeys(store->ListCarts(query).rows), rkeys_where([](int k) { return k <= 1; }));
+
+  // A recipient's view (any owner, by subject) goes by expiry too.
+  RecordRow overdue = MakeCart(kBob, "b2");
+  overdue.expires_at_us = now;
+  RecordRow line = MakeLine(kBob, kItemCollection, "i", overdue.uri, kCarol);
+  InsertAll(*store, {&overdue, &line});
+  CartQuery carols;
+  carols.subject = kCarol;
+  carols.status = "expired";
+  carols.now_us = now;
+  EXPECT_EQ(Rkeys(store->ListCarts(carols).rows), std::vector<std::string>{"b2"});
+  carols.status = "open";
+  EXPECT_TRUE(store->ListCarts(carols).rows.empty());
+}
+
 TEST_F(StoreTest, ListLinesOfBothCollectionsNewestFirstWithFilters) {
   RecordRow cart = MakeCart(kAlice, "c1");  // not a line
   RecordRow i1 = MakeLine(kAlice, kItemCollection, "i1", cart.uri, kBob);
