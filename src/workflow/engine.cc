@@ -655,9 +655,11 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
         if (fresh->state == "failed") return Mismatch("workflow " + id + " was rolled back");
         for (const auto& pre : plan_ptr->preconditions) {
           auto current = txn.GetRecord(pre.uri);
-          if (!current || current->cid != pre.cid || current->status != pre.status ||
-              (pre.cart_uri && current->cart_uri != *pre.cart_uri) ||
-              (pre.before_us && now >= pre.before_us)) {
+          const bool changed =
+              pre.absent ? current.has_value()
+                         : !current || current->cid != pre.cid || current->status != pre.status ||
+                               (pre.cart_uri && current->cart_uri != *pre.cart_uri);
+          if (changed || (pre.before_us && now >= pre.before_us)) {
             std::vector<const Write*> all;
             for (const auto& w : plan_ptr->writes) all.push_back(&w);
             json::object body = CompensationBody(

@@ -231,6 +231,7 @@ std::string EncodePlan(const StoredPlan& plan, PlanPart part) {
       out.String("status", p.status);
       if (p.cart_uri) out.String("cartUri", *p.cart_uri);
       if (p.before_us) out.Int("before", p.before_us);
+      if (p.absent) out.Int("absent", 1);
       out.Close('}');
     }
     out.Close(']');
@@ -251,6 +252,7 @@ bool DecodePlan(const json::object& o, StoredPlan& plan) {
                    [](const json::object& p, Precondition& out) {
                      if (std::string cart; GetString(p, "cartUri", cart)) out.cart_uri = cart;
                      out.before_us = GetInt(p, "before");
+                     out.absent = GetInt(p, "absent") != 0;
                      return GetString(p, "uri", out.uri) && GetString(p, "cid", out.cid) &&
                             GetString(p, "status", out.status);
                    })) {

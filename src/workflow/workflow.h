@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -78,7 +79,18 @@ struct Precondition {
   // When set, the callback must come before this time (microseconds; e.g. an open cart's
   // expiry, which reads apply before the sweeper writes it). 0: no deadline.
   std::int64_t before_us = 0;
+  // The row must still not exist (cid and status are then unused): e.g. a profile the plan
+  // found missing, whose defaults it relied on.
+  bool absent = false;
 };
+
+// The precondition that the row at `uri` still does not exist.
+inline Precondition Absent(std::string uri) {
+  Precondition p;
+  p.uri = std::move(uri);
+  p.absent = true;
+  return p;
+}
 
 struct Plan {
   std::vector<Write> writes;  // in the order the agent must perform them

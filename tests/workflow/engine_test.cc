@@ -624,6 +624,46 @@ TEST_F(EngineTest, APreconditionPastItsDeadlineRollsBackInsteadOfCommitting) {
   EXPECT_EQ(Rows(), 3u);
 }
 
+// A row the plan relied on being absent (a recipient without a profile): made since, the
+// commit rolls back; still absent, it commits. Also when the plan is read back from the store.
+TEST_F(EngineTest, ARowThatMustStayAbsentRollsBackOnceMade) {
+  for (bool cached : {true, false}) {
+    for (bool made : {true, false}) {
+      SCOPED_TRACE(std::string(cached ? "cached" : "stored") + (made ? ", made" : ", absent"));
+      const std::string fp = std::string(cached ? "c" : "s") + (made ? "m" : "a");
+      store::RecordRow profile = AliceRow("com.atiproto.profile", fp, "bafyprofile", "");
+      Plan plan = TwoItemsAndCart();
+      plan.preconditions.push_back(Absent(profile.uri));
+      json::object inbound = Agent(Start(std::move(plan), kAlice, fp));
+      if (!cached) MakeEngine();
+      if (made) {
+        ASSERT_TRUE(
+            store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(profile); }).ok());
+      }
+      Outcome o = Continue(inbound, kAlice, fp);
+      ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+      const json::object& answer = std::get<json::object>(o);
+      if (made) {
+        const auto& list = Actions(answer);
+        ASSERT_EQ(list.size(), 4u);
+        EXPECT_EQ(list[3].at("code"), "Conflict");
+        EXPECT_EQ(Rows(), 0u);
+        continue;
+      }
+      EXPECT_FALSE(answer.contains("workflow")) << answer;
+      EXPECT_EQ(Rows(), 3u);
+      ASSERT_TRUE(store_
+                      ->WriteSync([&](store::WriteTxn& t) {
+                        for (const auto& w : TwoItemsAndCart().writes) {
+                          if (auto s = t.DeleteRecord(w.Uri()); !s.ok()) return s;
+                        }
+                        return store::Status::Ok();
+                      })
+                      .ok());
+    }
+  }
+}
+
 TEST(FingerprintTest, IgnoresTheWorkflowAndNothingElse) {
   json::object a{{"uri", "at://x/y/z"}, {"redirectUrl", "https://a.example"}};
   json::object b = a;
