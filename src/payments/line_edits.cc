@@ -60,14 +60,14 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
   }
   if (auto e = CheckAmount(edit.amount)) return *e;
   if (auto e = CheckCurrency(edit.currency)) return *e;
+  Plan plan;
   if (edit.subject != row.subject) {
     // A new recipient must take this kind of line, as for a create to them.
     store::RecordRow to = row;
     to.subject = edit.subject;
-    if (auto e = CheckRecipientsAccept(s, {to})) return *e;
+    if (auto e = CheckRecipientsAccept(s, {to}, plan)) return *e;
   }
 
-  Plan plan;
   Write line = UpdateOf(row, "line", edit.record);
   line.cid = lex::ComputeRecordCid(edit.record);
   // The row is written back whole: it must still be in the cart it was in.

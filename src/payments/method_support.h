@@ -125,9 +125,12 @@ std::variant<std::optional<std::int64_t>, xrpc::XrpcError> ParseCursor(
 workflow::Write UpdateOf(const store::RecordRow& row, std::string name, boost::json::object record);
 
 // RecipientNotAccepting if a line's subject has a profile that turns its kind away
-// (acceptsItems / acceptsSubscriptions false). Reads every subject's profile at once.
+// (acceptsItems / acceptsSubscriptions false). Reads every subject's profile at once, and adds
+// to `plan` a precondition on each (or on its absence): a recipient who changes their profile
+// before the commit is not signed up to a line on what it said before.
 std::optional<xrpc::XrpcError> CheckRecipientsAccept(State& s,
-                                                     const std::vector<store::RecordRow>& lines);
+                                                     const std::vector<store::RecordRow>& lines,
+                                                     workflow::Plan& plan);
 
 // Registers recipient.profile.get/put and repo.profile.get (profiles.cc).
 void RegisterProfiles(xrpc::Router& router, const StatePtr& s, const xrpc::MethodOptions& options);

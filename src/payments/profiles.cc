@@ -2,6 +2,7 @@
 // whether they take items and subscriptions at all. recipient.profile.get/put for the owner,
 // repo.profile.get for anyone; item.create, subscription.create and clone check it.
 #include <map>
+#include <set>
 
 #include "com/atiproto/recipient/profile/get.h"
 #include "com/atiproto/recipient/profile/put.h"
@@ -110,6 +111,8 @@ std::variant<Plan, XrpcError> PlanProfilePut(State& s,
     write = UpdateOf(row, "profile", record);
     plan.preconditions.push_back({row.uri, row.cid, row.status});
   } else {
+    // Two first puts at once: the second to call back rolls back rather than fail to insert.
+    plan.preconditions.push_back(workflow::Absent(uri));
     row.uri = uri;
     row.did = did;
     row.collection = std::string(store::kProfileCollection);
@@ -135,13 +138,24 @@ std::variant<Plan, XrpcError> PlanProfilePut(State& s,
 }  // namespace
 
 std::optional<XrpcError> CheckRecipientsAccept(State& s,
-                                               const std::vector<store::RecordRow>& lines) {
+                                               const std::vector<store::RecordRow>& lines,
+                                               workflow::Plan& plan) {
   std::map<std::string, std::vector<const store::RecordRow*>> by_profile;
   for (const auto& line : lines) by_profile[ProfileUri(line.subject)].push_back(&line);
   if (by_profile.empty()) return std::nullopt;
   std::vector<std::string> uris;
   for (const auto& [uri, _] : by_profile) uris.push_back(uri);
-  for (const store::RecordRow& profile : s.store.GetRecords(uris)) {
+  const std::vector<store::RecordRow> profiles = s.store.GetRecords(uris);
+  std::set<std::string> found;
+  for (const store::RecordRow& profile : profiles) {
+    found.insert(profile.uri);
+    plan.preconditions.push_back({profile.uri, profile.cid, profile.status});
+  }
+  for (const std::string& uri : uris) {
+    // No profile: its defaults take every kind of line, as long as none is made meanwhile.
+    if (!found.count(uri)) plan.preconditions.push_back(workflow::Absent(uri));
+  }
+  for (const store::RecordRow& profile : profiles) {
     const json::object record = ParseRecordJson(profile.record_json).value_or(json::object{});
     for (const store::RecordRow* line : by_profile[profile.uri]) {
       const bool item = line->collection == store::kItemCollection;

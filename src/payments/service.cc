@@ -203,8 +203,8 @@ std::variant<Plan, XrpcError> PlanNewLine(State& s, Line line, const std::string
                                           std::string_view uri_field, std::string_view view_field,
                                           std::int64_t now) {
   if (auto e = CheckRedirect(redirect_url)) return *e;
-  if (auto e = CheckRecipientsAccept(s, {line.row})) return *e;
   Plan plan;
+  if (auto e = CheckRecipientsAccept(s, {line.row}, plan)) return *e;
   store::RecordRow cart_row;
   if (cart_uri) {
     auto owned = OwnCart(s, *cart_uri, did);
@@ -345,12 +345,12 @@ std::variant<Plan, XrpcError> PlanClone(State& s, const lx::payment::cart::clone
     }
   }
   // Someone who has stopped taking items or subscriptions is not paid again by a copy.
-  if (auto e = CheckRecipientsAccept(s, sources)) return *e;
+  Plan plan;
+  if (auto e = CheckRecipientsAccept(s, sources, plan)) return *e;
   const std::string redirect = in.redirect_url.value_or(source.redirect_url);
   Line cart = NewCart(s, did, lines, source.currency, redirect, now);
   cart.row.cloned_from = source.uri;
 
-  Plan plan;
   plan.output = CheckoutFields(s, {}, cart.row);
   plan.output["cart"] = ViewOf(cart.row, now);
   json::array item_views, subscription_views;

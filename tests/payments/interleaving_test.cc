@@ -263,5 +263,28 @@ TEST_F(InterleavingTest, ARollbackKeepsTheCartAnotherWorkflowWroteMeanwhile) {
   ExpectCartAddsUp(cart);
 }
 
+// A recipient who turns items away after a payer's plan found them accepting: the commit
+// rechecks their profile, whether they had one (changed) or not (made since).
+TEST_F(InterleavingTest, ALineIsNotMadeForARecipientWhoStoppedTakingItMeanwhile) {
+  constexpr char kProfilePut[] = "com.atiproto.recipient.profile.put";
+  for (bool had_profile : {true, false}) {
+    SCOPED_TRACE(had_profile ? "changed profile" : "new profile");
+    const std::string payee = had_profile ? kCarol : kDave;
+    if (had_profile) Ok(Run(payee, kProfilePut, {{"acceptsItems", true}}));
+    RunResult r = RunWith(kAlice, kItemCreate,
+                          {{"subject", payee}, {"amount", 250}, {"currency", "USD"}},
+                          [&] { Ok(Run(payee, kProfilePut, {{"acceptsItems", false}})); });
+    EXPECT_EQ(r.kind, RunResult::Kind::kRaised) << r.Describe();
+    EXPECT_EQ(r.code, "Conflict");
+    store::LineQuery alices;
+    alices.did = kAlice;
+    alices.subject = payee;
+    EXPECT_TRUE(store_->ListLines(alices).rows.empty()) << "no line to " << payee;
+    EXPECT_EQ(Run(kAlice, kItemCreate, {{"subject", payee}, {"amount", 250}, {"currency", "USD"}})
+                  .error,
+              "RecipientNotAccepting");
+  }
+}
+
 }  // namespace
 }  // namespace atipay::payments
