@@ -227,6 +227,16 @@ SweepResult Sweep(Store& store, std::int64_t now_us, std::int64_t chunk = 500);
 // level, foreign keys on, busy timeout, prepared statements reused. Error text on failure.
 std::unique_ptr<Store> OpenSqliteStore(const StoreOptions& options, std::string* error);
 
+// Copies the SQLite database at `path` to the new file `to` while a server may be writing it:
+// one consistent snapshot (VACUUM INTO, from a read transaction that blocks no writer), checked
+// with integrity_check, made durable, then renamed to `to`, so `to` never holds a partial copy.
+// `to` must not exist (kConflict). `bytes` is the copy's size.
+struct BackupResult {
+  Status status;
+  std::int64_t bytes = 0;
+};
+BackupResult BackupSqliteDatabase(const std::string& path, const std::string& to);
+
 }  // namespace atipay::store
 
 #endif  // ATIPAY_STORE_STORE_H_

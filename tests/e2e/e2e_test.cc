@@ -14,12 +14,14 @@
 // them (a slow machine).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -609,6 +611,20 @@ TEST_F(E2eTest, CloneOfPaidCartMatchesPdsAndDb) {
 
   // The source cart was not touched by the clone.
   ExpectOnPds(src.cart, paid_cid, nullptr);
+
+  // An operator's backup, taken while the server runs, holds the clone as the server does.
+  const std::string backup = net_->db + ".backup-" + std::to_string(::getpid());
+  Command copied = Admin({"backup", backup});
+  ASSERT_EQ(copied.exit, 0) << copied.output;
+  EXPECT_NE(copied.output.find("integrity ok"), std::string::npos) << copied.output;
+  for (const std::string& uri : {new_cart, new_item, new_sub}) {
+    Command shown = RunCommand({ATIPAY_ADMIN_BIN, "--db", backup, "show", uri});
+    EXPECT_EQ(shown.exit, 0) << shown.output;
+    std::optional<json::object> live = DbRow(uri);
+    ASSERT_TRUE(live) << uri;
+    EXPECT_EQ(Str(json::parse(shown.output).as_object(), "cid"), Str(*live, "cid")) << uri;
+  }
+  std::filesystem::remove(backup);
 }
 
 // bob cannot clone alice's cart: refused by name before any workflow, bob's repo unchanged.

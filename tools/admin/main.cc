@@ -4,6 +4,7 @@
 //   atipay-admin --db PATH subscription SUBSCRIPTION_AT_URI renewed|past_due|expired
 //   atipay-admin --db PATH show AT_URI
 //   atipay-admin --db PATH sweep
+//   atipay-admin --db PATH backup FILE
 //
 // SQLite in WAL mode lets this process write while the server runs; the server reads our
 // truth from the same file on its next request.
@@ -34,15 +35,15 @@ Usage:
         renewed:  a period was paid: active (also from past_due);
         past_due: a period's payment failed: past_due, no access until renewed;
         expired:  it ended (also a cancelled one, before its paid period is over).
-  atipay-admin --db PATH subscription SUBSCRIPTION_AT_URI renewed|past_due|expired
-      Records what happened to a paid subscription since:
-        renewed:  a period was paid: active (also from past_due);
-        past_due: a period's payment failed: past_due, no access until renewed;
-        expired:  it ended (also a cancelled one, before its paid period is over).
   atipay-admin --db PATH show AT_URI
       Prints the row we keep for a cart, item or subscription (JSON).
   atipay-admin --db PATH sweep
       Expires open carts past their expiry now (the server also does this periodically).
+  atipay-admin --db PATH backup FILE
+      Copies the database to FILE (which must not exist) while the server runs: one
+      consistent snapshot, checked with integrity_check and synced before it takes FILE's
+      name. Restore: stop the server, put FILE at the database path (removing the old
+      -wal and -shm files), start it.
 
   --db PATH defaults to $ATIPAY_DB, then atipay.db (as atipay-server).
 Exit status: 0 done, 1 refused or not found, 2 usage or database error.
@@ -107,6 +108,18 @@ int main(int argc, char** argv) {
     }
   }
   if (rest.empty()) return Usage("no command");
+  if (rest[0] == "backup") {
+    // Before opening the store: a backup reads the file as it is and never creates it.
+    if (rest.size() != 2) return Usage("backup needs the FILE to write");
+    atipay::store::BackupResult backup = atipay::store::BackupSqliteDatabase(db, rest[1]);
+    if (!backup.status.ok()) {
+      std::fprintf(stderr, "atipay-admin: backup: %s\n", backup.status.message.c_str());
+      return backup.status.code == atipay::store::Status::Code::kConflict ? 1 : 2;
+    }
+    std::printf("%s: %lld bytes, integrity ok\n", rest[1].c_str(),
+                static_cast<long long>(backup.bytes));
+    return 0;
+  }
 
   atipay::store::StoreOptions options;
   options.path = db;
