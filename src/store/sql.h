@@ -35,6 +35,11 @@ inline constexpr char kUpdateRecord[] =
     "completed_at_us = :completed_at_us, redirect_url = :redirect_url, "
     "cloned_from = :cloned_from WHERE uri = :uri";
 
+// A page of every owner's records of one collection: a walk down the rowid, no index needed.
+inline constexpr char kScanRecords[] =
+    "SELECT " ATIPAY_STORE_RECORD_COLUMNS " FROM records WHERE collection = :collection "
+    "AND seq < :before ORDER BY seq DESC LIMIT :limit";
+
 inline constexpr char kDeleteRecord[] = "DELETE FROM records WHERE uri = :uri";
 
 // expires_at_us = 0 means the cart has no expiry, so it never expires.

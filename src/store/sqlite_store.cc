@@ -136,6 +136,17 @@ std::optional<WorkflowRow> SelectWorkflow(Connection& connection, std::string_vi
   return row;
 }
 
+// Binds :limit and reads a page of rows (newest first); nullopt if the read failed.
+std::optional<Page<RecordRow>> ReadRows(Query& query, int page_size) {
+  query.Bind(":limit", std::int64_t{page_size});
+  Page<RecordRow> page;
+  while (query.Step()) page.rows.push_back(ReadRecord(query));
+  if (!query.status().ok()) return std::nullopt;
+  // A full page may have more behind it; the client asks again from the last row.
+  if (static_cast<int>(page.rows.size()) == page_size) page.next_before_seq = page.rows.back().seq;
+  return page;
+}
+
 // Lists and sums: "" is both kinds of line, anything else the collection named.
 RecordSelection::Of LinesOf(const LineQuery& q) {
   return q.collection.empty() ? RecordSelection::Of::kBothLines : RecordSelection::Of::kLines;
@@ -426,6 +437,21 @@ class SqliteStore final : public Store {
     return List(Selection(LinesOf(q), q), q);
   }
 
+  std::optional<Page<RecordRow>> ScanRecords(std::string_view collection,
+                                             std::optional<std::int64_t> before_seq,
+                                             int limit) override {
+    const int page_size = std::clamp(limit, 1, kMaxPageSize);
+    return WithReader<std::optional<Page<RecordRow>>>(
+        readers_,
+        [&](Connection& connection) {
+          Query query(connection, sql::kScanRecords);
+          query.Bind(":collection", collection)
+              .Bind(":before", before_seq.value_or(std::numeric_limits<std::int64_t>::max()));
+          return ReadRows(query, page_size);
+        },
+        std::nullopt);
+  }
+
   std::vector<LineTotal> SumLines(const LineQuery& q) override;
 
   std::optional<WorkflowRow> GetWorkflow(std::string_view id) override {
@@ -542,15 +568,8 @@ std::optional<Page<RecordRow>> ReadPage(Connection& connection, const RecordSele
   const int page_size = PageSize(q);
   Query query(connection, sql::ListRecordsSql(selection));
   BindSelection(query, selection, q, expiry);
-  query.Bind(":before", q.before_seq.value_or(std::numeric_limits<std::int64_t>::max()))
-      .Bind(":limit", std::int64_t{page_size});
-  Page<RecordRow> page;
-  while (query.Step()) page.rows.push_back(ReadRecord(query));
-  if (!query.status().ok()) return std::nullopt;
-  // A full page may have more behind it; the client asks again from the last row.
-  if (static_cast<int>(page.rows.size()) == page_size)
-    page.next_before_seq = page.rows.back().seq;
-  return page;
+  query.Bind(":before", q.before_seq.value_or(std::numeric_limits<std::int64_t>::max()));
+  return ReadRows(query, page_size);
 }
 
 // The newest page_size rows of two pages read before the same cursor; more may follow if

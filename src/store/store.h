@@ -187,6 +187,12 @@ class Store {
   virtual std::vector<RecordRow> GetRecords(const std::vector<std::string>& uris) = 0;
   virtual Page<RecordRow> ListCarts(const CartQuery& query) = 0;
   virtual Page<RecordRow> ListLines(const LineQuery& query) = 0;
+  // Every owner's records of one collection, newest first, `limit` at a time from `before_seq`
+  // (audits: a full scan, not for serving calls). nullopt if the read failed: an audit must not
+  // take a failed read for an empty database.
+  virtual std::optional<Page<RecordRow>> ScanRecords(std::string_view collection,
+                                                     std::optional<std::int64_t> before_seq,
+                                                     int limit) = 0;
   // Every line the query matches (limit and cursor ignored), one total per currency, sorted by
   // currency.
   virtual std::vector<LineTotal> SumLines(const LineQuery& query) = 0;

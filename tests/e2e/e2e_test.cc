@@ -625,6 +625,11 @@ TEST_F(E2eTest, CloneOfPaidCartMatchesPdsAndDb) {
     EXPECT_EQ(Str(json::parse(shown.output).as_object(), "cid"), Str(*live, "cid")) << uri;
   }
   std::filesystem::remove(backup);
+
+  // And the audit finds nothing wrong with what the server wrote.
+  Command check = Admin({"check"});
+  EXPECT_EQ(check.exit, 0) << check.output;
+  EXPECT_NE(check.output.find(" 0 problem(s)"), std::string::npos) << check.output;
 }
 
 // bob cannot clone alice's cart: refused by name before any workflow, bob's repo unchanged.

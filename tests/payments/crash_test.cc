@@ -21,6 +21,7 @@
 
 #include "agent/agent.h"
 #include "devid/devid.h"
+#include "payments/audit.h"
 #include "payments/provider.h"
 #include "payments/records.h"
 #include "store/store.h"
@@ -255,6 +256,11 @@ class CrashTest : public ::testing::Test {
     }
     EXPECT_EQ(lines, 2 * carts) << "each cart here has one item and one subscription";
     EXPECT_GE(carts, acked.size() + 1);
+    // And what atipay-admin check verifies: CIDs, totals, currencies, statuses.
+    AuditReport audit = Audit(*store);
+    EXPECT_FALSE(audit.read_failed);
+    EXPECT_EQ(audit.carts, static_cast<std::int64_t>(carts));
+    for (const auto& p : audit.problems) ADD_FAILURE() << p.uri << ": " << p.problem;
   }
 
   test_support::TempDir temp_{"atipay-crash"};

@@ -5,6 +5,7 @@
 //   atipay-admin --db PATH show AT_URI
 //   atipay-admin --db PATH sweep
 //   atipay-admin --db PATH backup FILE
+//   atipay-admin --db PATH check
 //
 // SQLite in WAL mode lets this process write while the server runs; the server reads our
 // truth from the same file on its next request.
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "lex/tid.h"
+#include "payments/audit.h"
 #include "payments/provider.h"
 #include "payments/records.h"
 #include "store/store.h"
@@ -39,6 +41,10 @@ Usage:
       Prints the row we keep for a cart, item or subscription (JSON).
   atipay-admin --db PATH sweep
       Expires open carts past their expiry now (the server also does this periodically).
+  atipay-admin --db PATH check
+      Audits every cart and line: CIDs match the records kept, a cart's lines exist, say
+      they are in it, share its currency and add up to its total, statuses agree with
+      payments, and a line that names a cart is listed by it. Prints each problem found.
   atipay-admin --db PATH backup FILE
       Copies the database to FILE (which must not exist) while the server runs: one
       consistent snapshot, checked with integrity_check and synced before it takes FILE's
@@ -46,7 +52,7 @@ Usage:
       -wal and -shm files), start it.
 
   --db PATH defaults to $ATIPAY_DB, then atipay.db (as atipay-server).
-Exit status: 0 done, 1 refused or not found, 2 usage or database error.
+Exit status: 0 done, 1 refused, not found or (check) problems found, 2 usage or database error.
 )";
 
 // An outcome's exit: 0 recorded, 1 refused or not found, 2 the database failed.
@@ -189,6 +195,23 @@ int main(int argc, char** argv) {
                 static_cast<long long>(swept.carts_expired),
                 static_cast<long long>(swept.workflows_deleted));
     return 0;
+  }
+  if (rest[0] == "check") {
+    if (rest.size() != 1) return Usage("check takes no arguments");
+    const atipay::payments::AuditReport report = atipay::payments::Audit(*store);
+    for (const auto& p : report.problems) std::printf("%s: %s\n", p.uri.c_str(), p.problem.c_str());
+    if (report.more_problems) {
+      std::printf("... and %lld more\n", static_cast<long long>(report.more_problems));
+    }
+    const auto problems = static_cast<long long>(report.problems.size()) + report.more_problems;
+    std::printf("%lld cart(s), %lld line(s) checked: %lld problem(s)\n",
+                static_cast<long long>(report.carts), static_cast<long long>(report.lines),
+                problems);
+    if (report.read_failed) {
+      std::fprintf(stderr, "atipay-admin: a read failed; the check is incomplete\n");
+      return 2;
+    }
+    return problems ? 1 : 0;
   }
   return Usage(("unknown command " + rest[0]).c_str());
 }
