@@ -71,7 +71,7 @@ struct Account {
 
 struct Network {
   std::string error;  // non-empty: not running under run-with-network.sh
-  std::string pds_url, server_url, server_did, service_ref, db;
+  std::string plc_url, pds_url, server_url, server_did, service_ref, db;
   Account alice, bob;
   std::int64_t cart_ttl = 604800;  // the server's --cart-ttl / --sweep-interval, from its args
   std::int64_t sweep_interval = 30;
@@ -111,6 +111,7 @@ Network LoadNetwork() {
     n.error = "ATIPAY_E2E_NETWORK is not set: run under tests/e2e/network/run-with-network.sh";
     return n;
   }
+  n.plc_url = Env("ATIPAY_E2E_PLC_URL");
   n.pds_url = Env("ATIPAY_E2E_PDS_URL");
   n.server_url = Env("ATIPAY_E2E_SERVER_URL");
   n.server_did = Env("ATIPAY_E2E_SERVER_DID");
@@ -819,6 +820,16 @@ TEST_F(E2eTest, FailedPdsWriteRollsBack) {
   EXPECT_TRUE(JsonEq(squatter, Obj(Obj(at_cart.body), "value")));
   // And nothing in our database.
   for (const auto& uri : planned) EXPECT_FALSE(DbRow(uri)) << uri;
+
+  // Reconciling alice's repo with our database finds the squatter, a record of ours we never
+  // wrote, and nothing we keep is missing or changed there.
+  Command reconciled = Admin({"reconcile", net_->alice.did, "--plc-url", net_->plc_url});
+  EXPECT_EQ(reconciled.exit, 1) << reconciled.output;
+  EXPECT_NE(reconciled.output.find("orphan " + cart_uri + ": in the repo, not ours"),
+            std::string::npos)
+      << reconciled.output;
+  EXPECT_EQ(reconciled.output.find("missing "), std::string::npos) << reconciled.output;
+  EXPECT_EQ(reconciled.output.find("changed "), std::string::npos) << reconciled.output;
 }
 
 // A service token the PDS minted is good once: the second use is 401 NonceNotUnique.

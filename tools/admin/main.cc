@@ -6,6 +6,7 @@
 //   atipay-admin --db PATH sweep
 //   atipay-admin --db PATH backup FILE
 //   atipay-admin --db PATH check
+//   atipay-admin --db PATH reconcile DID [--plc-url URL] [--dev-did-dir DIR]
 //
 // SQLite in WAL mode lets this process write while the server runs; the server reads our
 // truth from the same file on its next request.
@@ -16,8 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "identity/identity.h"
+#include "lex/params.h"
 #include "lex/tid.h"
 #include "payments/audit.h"
+#include "payments/reconcile.h"
 #include "payments/provider.h"
 #include "payments/records.h"
 #include "store/store.h"
@@ -45,6 +49,14 @@ Usage:
       Audits every cart and line: CIDs match the records kept, a cart's lines exist, say
       they are in it, share its currency and add up to its total, statuses agree with
       payments, and a line that names a cart is listed by it. Prints each problem found.
+  atipay-admin --db PATH reconcile DID [--plc-url URL] [--dev-did-dir DIR]
+      Compares the user's repo (com.atproto.repo.listRecords on their PDS, found through
+      their DID document) with what we keep for them, and prints each difference:
+        orphan:  a record of ours in the repo that we do not have (an agent wrote it and
+                 never called back);
+        missing: one we have that the repo does not (the user deleted it);
+        changed: one the repo holds with another CID (someone rewrote it).
+      --plc-url and --dev-did-dir as for atipay-server (default https://plc.directory).
   atipay-admin --db PATH backup FILE
       Copies the database to FILE (which must not exist) while the server runs: one
       consistent snapshot, checked with integrity_check and synced before it takes FILE's
@@ -93,12 +105,100 @@ boost::json::object RowJson(const atipay::store::RecordRow& r, std::int64_t now)
   return o;
 }
 
+// Lists a collection of `did`'s repo on its PDS, every page, through listRecords (public).
+atipay::payments::RepoLister PdsLister(const atipay::identity::HttpClient& http,
+                                       const std::string& pds, const std::string& did) {
+  using Listed = std::variant<std::vector<atipay::payments::RepoRecord>, std::string>;
+  return [&http, pds, did](std::string_view collection) -> Listed {
+    std::vector<atipay::payments::RepoRecord> records;
+    std::string cursor;
+    for (int pages = 0; pages < 100000; ++pages) {
+      std::string url = pds;
+      while (!url.empty() && url.back() == '/') url.pop_back();
+      url += "/xrpc/com.atproto.repo.listRecords?limit=100&repo=";
+      atipay::lex::AppendPercentEncoded(url, did);
+      url += "&collection=";
+      atipay::lex::AppendPercentEncoded(url, collection);
+      if (!cursor.empty()) {
+        url += "&cursor=";
+        atipay::lex::AppendPercentEncoded(url, cursor);
+      }
+      auto parsed = atipay::identity::Url::Parse(url);
+      if (!parsed) return "bad PDS URL " + url;
+      auto got = http.Get(*parsed);
+      if (auto* e = std::get_if<atipay::identity::HttpError>(&got)) return url + ": " + e->message;
+      const auto& response = std::get<atipay::identity::HttpResponse>(got);
+      if (response.status != 200) {
+        return url + ": HTTP " + std::to_string(response.status) + " " + response.body;
+      }
+      boost::system::error_code ec;
+      boost::json::value body = boost::json::parse(response.body, ec);
+      const auto* page = body.if_object();
+      const auto* list = page && page->if_contains("records") ? page->at("records").if_array()
+                                                              : nullptr;
+      if (ec || !list) return url + ": not a listRecords answer";
+      for (const auto& r : *list) {
+        const auto* o = r.if_object();
+        if (!o || !o->if_contains("uri") || !o->at("uri").is_string() || !o->if_contains("cid") ||
+            !o->at("cid").is_string()) {
+          return url + ": a record without uri or cid";
+        }
+        records.push_back({std::string(o->at("uri").get_string()),
+                           std::string(o->at("cid").get_string())});
+      }
+      const auto* next = page->if_contains("cursor");
+      if (list->empty() || !next || !next->is_string() || next->get_string().empty()) break;
+      cursor = std::string(next->get_string());
+    }
+    return records;
+  };
+}
+
+// atipay-admin reconcile: exit 0 when the repo and we agree, 1 when they differ, 2 when the
+// comparison could not be made.
+int ReconcileCommand(atipay::store::Store& store, const std::string& did,
+                     const atipay::identity::IdentityOptions& identity) {
+  auto resolver = atipay::identity::MakeIdentityResolver(identity);
+  if (!resolver) {
+    std::fprintf(stderr, "atipay-admin: %s\n", resolver.error().message.c_str());
+    return 2;
+  }
+  auto resolved = (*resolver)->Resolve(did);
+  if (auto* e = std::get_if<atipay::identity::ResolveError>(&resolved)) {
+    std::fprintf(stderr, "atipay-admin: %s: %s\n", did.c_str(), e->message.c_str());
+    return 2;
+  }
+  const auto& id = std::get<std::shared_ptr<const atipay::identity::Identity>>(resolved);
+  const std::string pds = id->document.PdsEndpoint();
+  if (pds.empty()) {
+    std::fprintf(stderr, "atipay-admin: %s names no PDS\n", did.c_str());
+    return 2;
+  }
+  atipay::identity::HttpClientOptions http_options = identity.http;
+  http_options.max_body_bytes = 8 << 20;  // a page of 100 records
+  atipay::identity::HttpClient http(http_options);
+  const atipay::payments::ReconcileReport report =
+      atipay::payments::Reconcile(store, did, PdsLister(http, pds, did));
+  for (const auto& d : report.drift) {
+    std::printf("%s %s: %s\n", std::string(atipay::payments::DriftName(d.kind)).c_str(),
+                d.uri.c_str(), d.detail.c_str());
+  }
+  if (!report.error.empty()) {
+    std::fprintf(stderr, "atipay-admin: %s\n", report.error.c_str());
+    return 2;
+  }
+  std::printf("%s on %s: %lld record(s) compared, %zu difference(s)\n", did.c_str(), pds.c_str(),
+              static_cast<long long>(report.records), report.drift.size());
+  return report.drift.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string db = std::getenv("ATIPAY_DB") ? std::getenv("ATIPAY_DB") : "atipay.db";
   std::vector<std::string> rest;
+  atipay::identity::IdentityOptions identity;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
       std::fputs(kUsage, stdout);
@@ -109,6 +209,10 @@ int main(int argc, char** argv) {
       db = args[++i];
     } else if (args[i].rfind("--db=", 0) == 0) {
       db = args[i].substr(5);
+    } else if (args[i] == "--plc-url" || args[i] == "--dev-did-dir") {
+      if (i + 1 >= args.size()) return Usage((args[i] + " needs a value").c_str());
+      (args[i] == "--plc-url" ? identity.plc_url : identity.dev_did_dir) = args[i + 1];
+      ++i;
     } else {
       rest.push_back(args[i]);
     }
@@ -195,6 +299,10 @@ int main(int argc, char** argv) {
                 static_cast<long long>(swept.carts_expired),
                 static_cast<long long>(swept.workflows_deleted));
     return 0;
+  }
+  if (rest[0] == "reconcile") {
+    if (rest.size() != 2) return Usage("reconcile needs a DID");
+    return ReconcileCommand(*store, rest[1], identity);
   }
   if (rest[0] == "check") {
     if (rest.size() != 1) return Usage("check takes no arguments");
