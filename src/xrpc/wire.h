@@ -24,8 +24,8 @@ void SplitTarget(std::string_view target, std::string_view& path, std::string_vi
 // [A-Za-z0-9] with '.' and '-' as single separators, at least 2 characters.
 XrpcPath ExtractXrpcNsid(std::string_view path, std::string_view& nsid);
 
-// URLSearchParams decoding ('+' is a space, bad escapes stay as they are). Empty values are
-// dropped, as lex-schema's fromURLSearchParams does.
+// URLSearchParams decoding ('+' is a space, bad escapes stay as they are, bytes that are not
+// UTF-8 become U+FFFD). Empty values are dropped, as lex-schema's fromURLSearchParams does.
 lex::ParamList ParseQueryString(std::string_view query);
 
 // The media type of a Content-Type value: parameters after ';' dropped, whitespace trimmed.

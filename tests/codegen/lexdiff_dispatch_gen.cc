@@ -48,7 +48,9 @@ void AddDocument(const Model& model, const atipay::lexicon::Document& doc, Batch
       case Kind::kQuery:
       case Kind::kProcedure:
       case Kind::kSubscription:
-        if (n.parameters) entry(schema, "kParams", "&Params<" + ns + "::Params>");
+        if (n.parameters) {
+          entry(schema, "kParams", "&Params<" + ns + "::Params>, &Query<" + ns + "::Params>");
+        }
         if (n.input && n.input->schema) entry(schema, "kInput", "&Json<" + ns + "::Input>");
         if (n.output && n.output->schema) entry(schema, "kOutput", "&Json<" + ns + "::Output>");
         if (n.message) entry(schema, "kMessage", "&Json<" + ns + "::Message>");

@@ -12,66 +12,9 @@
 #include <string>
 #include <utility>
 
-#include "lex/data_model.h"
 #include "schema/catalog.h"
 #include "schema/loader.h"
 #include "schema/validator.h"
-
-namespace lexdiff {
-
-// Written by lexdiff-dispatch-gen (as many as CMake asks it for).
-const std::vector<Entry>& Batch0();
-const std::vector<Entry>& Batch1();
-const std::vector<Entry>& Batch2();
-const std::vector<Entry>& Batch3();
-
-const char* RootOf(Part part) {
-  switch (part) {
-    case Part::kRecord:
-      return "Record";
-    case Part::kObject:
-      return "Object";
-    case Part::kParams:
-      return "Params";
-    case Part::kInput:
-      return "Input";
-    case Part::kOutput:
-      return "Output";
-    case Part::kMessage:
-      return "Message";
-  }
-  return "";
-}
-
-std::optional<atipay::lex::ParamList> ToParamList(const boost::json::value& value) {
-  const boost::json::object* obj = value.if_object();
-  if (obj == nullptr) return std::nullopt;
-  atipay::lex::ParamList list;
-  auto add = [&](std::string_view key, const boost::json::value& v) {
-    if (v.is_bool()) {
-      list.emplace_back(key, atipay::lex::ParamText(v.get_bool()));
-    } else if (v.is_string()) {
-      list.emplace_back(key, std::string(v.get_string()));
-    } else if (auto i = atipay::lex::JsonToInt64(v); i && !v.is_double()) {
-      list.emplace_back(key, atipay::lex::ParamText(*i));
-    } else {
-      return false;
-    }
-    return true;
-  };
-  for (const auto& kv : *obj) {
-    if (const boost::json::array* array = kv.value().if_array()) {
-      for (const auto& item : *array) {
-        if (!add(kv.key(), item)) return std::nullopt;
-      }
-    } else if (!add(kv.key(), kv.value())) {
-      return std::nullopt;
-    }
-  }
-  return list;
-}
-
-}  // namespace lexdiff
 
 int main(int argc, char** argv) {
   using atipay::lexicon::MethodPart;
@@ -85,10 +28,7 @@ int main(int argc, char** argv) {
   const atipay::lexicon::Validator validator(catalog);
 
   std::map<std::pair<std::string, Part>, const lexdiff::Entry*> table;
-  for (const auto* batch :
-       {&lexdiff::Batch0(), &lexdiff::Batch1(), &lexdiff::Batch2(), &lexdiff::Batch3()}) {
-    for (const lexdiff::Entry& e : *batch) table[{e.schema, e.part}] = &e;
-  }
+  for (const lexdiff::Entry* e : lexdiff::AllEntries()) table[{e->schema, e->part}] = e;
   const std::map<std::string, std::pair<Part, MethodPart>, std::less<>> parts = {
       {"record", {Part::kRecord, MethodPart::kNone}},
       {"object", {Part::kObject, MethodPart::kNone}},

@@ -20,11 +20,22 @@ enum class Part { kRecord, kObject, kParams, kInput, kOutput, kMessage };
 // parser can take (params that a query string cannot carry).
 using Verdict = std::optional<std::string>;
 
+// A query string's params through the generated parser, as the server runs it: error "" and
+// the decoded values (defaults filled in, as ToParamList writes them), or the first error.
+struct QueryAnswer {
+  std::string error;
+  atipay::lex::ParamList decoded;
+};
+
 struct Entry {
   const char* schema;
   Part part;
   Verdict (*check)(const boost::json::value& value, const char* root);
+  QueryAnswer (*query)(const atipay::lex::ParamList& params) = nullptr;  // params parts only
 };
+
+// Every entry of the table lexdiff-dispatch-gen wrote, in its batches.
+std::vector<const Entry*> AllEntries();
 
 const char* RootOf(Part part);
 
@@ -45,6 +56,14 @@ Verdict Params(const boost::json::value& value, const char* /*root*/) {
   P out;
   atipay::lex::Errors errors;
   return Parse(*list, out, errors) ? std::string() : errors.message();
+}
+
+template <class P>
+QueryAnswer Query(const atipay::lex::ParamList& params) {
+  P out;
+  atipay::lex::Errors errors;
+  if (!Parse(params, out, errors)) return {errors.message(), {}};
+  return {std::string(), ToParamList(out)};
 }
 
 }  // namespace lexdiff

@@ -6,9 +6,7 @@ server=$1
 lexicons=$2
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
-if [ ! -d node_modules/@atproto/xrpc ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+. ./npm-ci-if-needed.sh
 log=$(mktemp)
 "$server" --listen 127.0.0.1:0 --access-log off 2> "$log" &
 pid=$!

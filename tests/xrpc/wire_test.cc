@@ -41,6 +41,27 @@ TEST(XrpcWire, QueryStrings) {
   EXPECT_TRUE(ParseQueryString("").empty());
 }
 
+// URLSearchParams decodes the escaped bytes as UTF-8 with one U+FFFD for each maximal bad
+// subpart (WHATWG Encoding): handlers, and maxLength, see what the reference's handlers see.
+TEST(XrpcWire, QueryStringsDecodeBadUtf8AsUrlSearchParams) {
+  const std::string bad = "\xEF\xBF\xBD";
+  auto params = ParseQueryString(
+      "a=%E2%82&b=%E2%82A&c=%F0%80&d=%ED%A0%80&e=%C0%AF&f=%F4%90%80%80&g=%FF&%E2%82=h"
+      "&i=%EF%BB%BFx&j=%E2%82%AC%F0%9F%98%80&k=%e2%82%ac");
+  lex::ParamList expected = {{"a", bad},
+                             {"b", bad + "A"},
+                             {"c", bad + bad},
+                             {"d", bad + bad + bad},
+                             {"e", bad + bad},
+                             {"f", bad + bad + bad + bad},
+                             {"g", bad},
+                             {bad, "h"},
+                             {"i", "\xEF\xBB\xBFx"},  // a BOM is kept
+                             {"j", "\xE2\x82\xAC\xF0\x9F\x98\x80"},
+                             {"k", "\xE2\x82\xAC"}};
+  EXPECT_EQ(params, expected);
+}
+
 TEST(XrpcWire, MediaTypesAndEncodings) {
   EXPECT_EQ(MediaType("application/json; charset=utf-8"), "application/json");
   EXPECT_EQ(MediaType("  text/plain "), "text/plain");
