@@ -13,6 +13,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# A failure set -e stops at says where, with what the server logged.
+trap 'echo "clone_smoke.sh: line $LINENO failed (exit $?)"; cat "$work/server.log" 2> /dev/null' ERR
 # Port 0: the server picks the port, and its default service DID (the tokens' aud) names it.
 "$server" --listen "127.0.0.1:0" --db "$work/atipay.db" \
   --dev-did-dir "$work/dids" --cart-ttl 2 --access-log off > "$work/server.log" 2>&1 &
