@@ -62,13 +62,22 @@ class Auditor {
     }
   }
 
-  // The cart and its lines as one snapshot: the row scanned may be older than its lines.
+  // The cart and its lines as one snapshot. The row scanned may be older than the snapshot: if
+  // the cart lists other lines by then, read again with those.
   void CheckCart(const store::RecordRow& scanned) {
     ++report_.carts;
-    std::vector<std::string> uris{scanned.uri};
-    for (std::string& uri : CartLineUris(scanned)) uris.push_back(std::move(uri));
-    std::vector<store::RecordRow> rows = store_.GetRecords(uris);
-    if (rows.empty() || rows.front().uri != scanned.uri) return;  // deleted since the scan
+    std::vector<std::string> lines = CartLineUris(scanned);
+    std::vector<store::RecordRow> rows;
+    for (int attempt = 0;; ++attempt) {
+      if (attempt == 3) return;  // edited faster than we read: nothing to conclude
+      std::vector<std::string> uris{scanned.uri};
+      uris.insert(uris.end(), lines.begin(), lines.end());
+      rows = store_.GetRecords(uris);
+      if (rows.empty() || rows.front().uri != scanned.uri) return;  // deleted since the scan
+      std::vector<std::string> now = CartLineUris(rows.front());
+      if (now == lines) break;
+      lines = std::move(now);
+    }
     const store::RecordRow& cart = rows.front();
     CheckCid(cart);
     std::map<std::string, const store::RecordRow*> found;
