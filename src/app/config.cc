@@ -129,8 +129,14 @@ std::string FlagSet::Help(std::string_view program) const {
     } else {
       left += " " + flag.value_name;
     }
-    out += left + "\n      " + flag.help + "\n      env " + EnvName(flag.name) +
-           ", default " + (flag.default_text.empty() ? "(derived, see above)" : flag.default_text) + "\n";
+    // No default text: derived where the help says how ("Default: ..."), else none.
+    std::string default_text = flag.default_text;
+    if (default_text.empty()) {
+      const bool derived = flag.help.find("Default:") != std::string::npos;
+      default_text = derived ? "(derived, see above)" : "none";
+    }
+    out += left + "\n      " + flag.help + "\n      env " + EnvName(flag.name) + ", default " +
+           default_text + "\n";
   }
   return out;
 }
@@ -154,7 +160,9 @@ void RegisterFlags(FlagSet& flags, Config& c) {
                "http://<listen>.",
                &c.public_url);
   flags.Int("threads", "Event-loop threads; 0 = one per core.", &c.threads, 0, 1024);
-  flags.Int("blocking-threads", "Threads for blocking handlers (database commits).",
+  flags.Int("blocking-threads",
+            "Threads that run the methods' handlers (reads, planning); commits run on the "
+            "store's writer thread.",
             &c.blocking_threads, 1, 1024);
   flags.Int("max-body-bytes", "Largest request body; larger ones get 413.", &c.max_body_bytes, 0,
             std::int64_t{1} << 32);
@@ -204,7 +212,7 @@ void RegisterFlags(FlagSet& flags, Config& c) {
   flags.Int("auth-max-token-lifetime", "Longest accepted service-token lifetime, in seconds.",
             &c.auth_max_token_lifetime, 1, 86400);
   flags.Int("auth-replay-cache-size",
-            "Unexpired token ids remembered to refuse replays (<= 44 bytes each). When it is "
+            "Unexpired token ids remembered to refuse replays (<= 52 bytes each). When it is "
             "full of unexpired ids, new tokens get 503 NotEnoughResources rather than risk a "
             "replay. 4,000,000 covers 10,000 tokens/s at the longest lifetime.",
             &c.auth_replay_cache_size, 1024, std::int64_t{1} << 32);

@@ -25,7 +25,7 @@
 // bytes per pair of capacity once grown) and in the expiry wheel's node pool (12 bytes, never
 // grown past capacity), plus the pair's issuer hash (8 bytes) when issuers are bounded. The bound
 // is 52 bytes per pair of capacity, plus 4 bytes per wheel bucket and shard, plus the old table
-// for the moment a shard's table doubles: about 130 MiB for the default 4,000,000, allocated as
+// for the moment a shard's table doubles: about 140 MiB for the default 4,000,000, allocated as
 // pairs arrive (an idle cache takes under 300 KiB). Live issuers are counted in tables of their
 // own (12 bytes a slot, load <= 1/2: 24 to 48 bytes per issuer), which are small unless
 // nearly every live pair comes from an issuer of its own. Two

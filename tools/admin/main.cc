@@ -44,7 +44,8 @@ Usage:
   atipay-admin --db PATH show AT_URI
       Prints the row we keep for a cart, item or subscription (JSON).
   atipay-admin --db PATH sweep
-      Expires open carts past their expiry now (the server also does this periodically).
+      Expires open carts past their expiry and removes expired workflows, now (the server
+      also does this periodically).
   atipay-admin --db PATH check
       Audits every cart and line: CIDs match the records kept, a cart's lines exist, say
       they are in it, share its currency and add up to its total, statuses agree with

@@ -3,7 +3,7 @@
 //
 //   atipay-mint-token init --key-file alice.key --did-dir ./dev-dids [--handle alice.test]
 //   atipay-mint-token mint --key-file alice.key --aud did:web:localhost%3A8080
-//       --lxm com.atiproto.cart.get
+//       --lxm com.atiproto.payment.cart.list
 #include <algorithm>
 #include <exception>
 #include <filesystem>
@@ -54,8 +54,8 @@ Example (against a server started with --service-did did:web:localhost%3A8080
 and --dev-did-dir ./dev-dids):
   atipay-mint-token init --key-file alice.key --did-dir ./dev-dids
   curl -H "Authorization: Bearer $(atipay-mint-token mint --key-file alice.key \
-      --aud did:web:localhost%3A8080 --lxm com.atiproto.cart.get)" \
-      'http://localhost:8080/xrpc/com.atiproto.cart.get'
+      --aud did:web:localhost%3A8080 --lxm com.atiproto.payment.cart.list)" \
+      'http://localhost:8080/xrpc/com.atiproto.payment.cart.list'
 )USAGE";
 
 int Fail(const std::string& message) {
