@@ -8,30 +8,20 @@
 // Usage: node lexdiff.mjs DRIVER LEXICON_DIR... [--dump FILE]
 // Deterministic: no randomness, every list in a fixed order.
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Lexicons, jsonToLex } from '@atproto/lexicon'
 
+import { CID_CBOR, FORMAT_EXAMPLE, jsonFiles, loadVectors, parseArgs } from './diff-common.mjs'
+
 const here = dirname(fileURLToPath(import.meta.url))
-const args = process.argv.slice(2)
-const dumpAt = args.indexOf('--dump')
-const dumpFile = dumpAt >= 0 ? args.splice(dumpAt, 2)[1] : null
-const [driver, ...inputs] = args
+const { driver, inputs, dumpFile } = parseArgs(process.argv)
 const started = Date.now()
 
 // ---------------------------------------------------------------------------------------------
 // Lexicons
 
-function jsonFiles(path) {
-  if (!statSync(path).isDirectory()) return [path]
-  return readdirSync(path)
-    .sort()
-    .flatMap((name) => {
-      const p = join(path, name)
-      return statSync(p).isDirectory() ? jsonFiles(p) : name.endsWith('.json') ? [p] : []
-    })
-}
 const texts = inputs.flatMap(jsonFiles).map((f) => readFileSync(f, 'utf8'))
 const docs = new Map(texts.map((t) => JSON.parse(t)).map((d) => [d.id, d]))
 const reference = new Lexicons(texts.map((t) => JSON.parse(t))) // it rewrites what it is given
@@ -51,21 +41,7 @@ function resolve(uri) {
 // Values
 
 const NONE = Symbol('none') // no valid value can be made (a required cycle, a token)
-const CID_CBOR = 'bafyreicd3vm6yuubsufbm5ydz5d4iqe6xksf5cxg7esqfmvjd7nd2vfxqm'
 const CID_RAW = 'bafkreia7hvfvix4q2kertfwk6puc2uiwnpbdmvwdl27c7linmdls2jg62q'
-const FORMAT_EXAMPLE = {
-  datetime: '2024-11-20T10:15:30.123Z',
-  uri: 'https://example.com/a',
-  'at-uri': 'at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3l6oveex3ii2l',
-  did: 'did:plc:ewvi7nxzyoun6zhxrhs64oiz',
-  handle: 'alice.example.com',
-  'at-identifier': 'did:plc:ewvi7nxzyoun6zhxrhs64oiz',
-  nsid: 'com.example.fooBar',
-  cid: CID_CBOR,
-  language: 'en',
-  tid: '3l6oveex3ii2l',
-  'record-key': '3l6oveex3ii2l',
-}
 const UNKNOWN_TYPE = 'com.example.lexdiff.unknown#thing'
 const clone = (v) => structuredClone(v)
 const b64 = (n) => Buffer.from(Array.from({ length: n }, (_, i) => i + 1)).toString('base64')
@@ -225,31 +201,6 @@ const seen = new Set() // site + mutation: each constraint is varied once, where
 const vectors = loadVectors(join(here, '../data/interop/syntax'))
 const vectorsRun = new Set() // formats whose whole vector set has run
 
-function loadVectors(dir) {
-  const files = {
-    datetime: ['datetime_syntax_valid', 'datetime_syntax_invalid', 'datetime_parse_invalid'],
-    uri: ['uri_syntax_valid', 'uri_syntax_invalid'],
-    'at-uri': ['aturi_syntax_valid', 'aturi_syntax_invalid'],
-    did: ['did_syntax_valid', 'did_syntax_invalid'],
-    handle: ['handle_syntax_valid', 'handle_syntax_invalid'],
-    'at-identifier': ['atidentifier_syntax_valid', 'atidentifier_syntax_invalid'],
-    nsid: ['nsid_syntax_valid', 'nsid_syntax_invalid'],
-    cid: ['cid_syntax_valid', 'cid_syntax_invalid'],
-    language: ['language_syntax_valid', 'language_syntax_invalid', 'language_parse_invalid'],
-    tid: ['tid_syntax_valid', 'tid_syntax_invalid'],
-    'record-key': ['recordkey_syntax_valid', 'recordkey_syntax_invalid'],
-  }
-  const out = {}
-  for (const [format, names] of Object.entries(files)) {
-    out[format] = names.flatMap((name) =>
-      readFileSync(join(dir, name + '.txt'), 'utf8')
-        .split('\n')
-        .filter((l) => l.length > 0 && !l.startsWith('#'))
-        .map((value) => ({ value, kind: name.replace(/^[a-z]+_/, '') })),
-    )
-  }
-  return out
-}
 
 function setAt(root, path, fn) {
   const v = clone(root)

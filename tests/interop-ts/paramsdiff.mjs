@@ -9,18 +9,17 @@
 // Usage: node paramsdiff.mjs DRIVER LEXICON_DIR... [--dump FILE]
 // Deterministic: no randomness, every list in a fixed order.
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { l } from '@atproto/lex-schema'
 import { createServer } from '@atproto/xrpc-server'
 
+import { FORMAT_EXAMPLE, jsonFiles, loadVectors, parseArgs } from './diff-common.mjs'
+
 const here = dirname(fileURLToPath(import.meta.url))
-const args = process.argv.slice(2)
-const dumpAt = args.indexOf('--dump')
-const dumpFile = dumpAt >= 0 ? args.splice(dumpAt, 2)[1] : null
-const [driver, ...inputs] = args
+const { driver, inputs, dumpFile } = parseArgs(process.argv)
 const started = Date.now()
 const REQUEST_TIMEOUT_MS = 5000
 const IN_FLIGHT = 16
@@ -33,15 +32,6 @@ setTimeout(() => {
 // ---------------------------------------------------------------------------------------------
 // Lexicons
 
-function jsonFiles(path) {
-  if (!statSync(path).isDirectory()) return [path]
-  return readdirSync(path)
-    .sort()
-    .flatMap((name) => {
-      const p = join(path, name)
-      return statSync(p).isDirectory() ? jsonFiles(p) : name.endsWith('.json') ? [p] : []
-    })
-}
 const docs = inputs.flatMap(jsonFiles).map((f) => JSON.parse(readFileSync(f, 'utf8')))
 const queries = docs
   .filter((d) => d.defs?.main?.type === 'query' && d.defs.main.parameters)
@@ -114,19 +104,6 @@ function show(encoded) {
   }
 }
 
-const FORMAT_EXAMPLE = {
-  datetime: '2024-11-20T10:15:30.123Z',
-  uri: 'https://example.com/a',
-  'at-uri': 'at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3l6oveex3ii2l',
-  did: 'did:plc:ewvi7nxzyoun6zhxrhs64oiz',
-  handle: 'alice.example.com',
-  'at-identifier': 'did:plc:ewvi7nxzyoun6zhxrhs64oiz',
-  nsid: 'com.example.fooBar',
-  cid: 'bafyreicd3vm6yuubsufbm5ydz5d4iqe6xksf5cxg7esqfmvjd7nd2vfxqm',
-  language: 'en',
-  tid: '3l6oveex3ii2l',
-  'record-key': '3l6oveex3ii2l',
-}
 const graphemes = (s) => [...new Intl.Segmenter().segment(s)].length
 const fitsString = (n, s) =>
   Buffer.byteLength(s) <= (n.maxLength ?? Infinity) &&
@@ -233,31 +210,6 @@ const seen = new Set() // each variant once per property shape (its def and whet
 const vectors = loadVectors(join(here, '../data/interop/syntax'))
 const vectorsRun = new Set()
 
-function loadVectors(dir) {
-  const files = {
-    datetime: ['datetime_syntax_valid', 'datetime_syntax_invalid', 'datetime_parse_invalid'],
-    uri: ['uri_syntax_valid', 'uri_syntax_invalid'],
-    'at-uri': ['aturi_syntax_valid', 'aturi_syntax_invalid'],
-    did: ['did_syntax_valid', 'did_syntax_invalid'],
-    handle: ['handle_syntax_valid', 'handle_syntax_invalid'],
-    'at-identifier': ['atidentifier_syntax_valid', 'atidentifier_syntax_invalid'],
-    nsid: ['nsid_syntax_valid', 'nsid_syntax_invalid'],
-    cid: ['cid_syntax_valid', 'cid_syntax_invalid'],
-    language: ['language_syntax_valid', 'language_syntax_invalid', 'language_parse_invalid'],
-    tid: ['tid_syntax_valid', 'tid_syntax_invalid'],
-    'record-key': ['recordkey_syntax_valid', 'recordkey_syntax_invalid'],
-  }
-  const out = {}
-  for (const [format, names] of Object.entries(files)) {
-    out[format] = names.flatMap((name) =>
-      readFileSync(join(dir, name + '.txt'), 'utf8')
-        .split('\n')
-        .filter((line) => line.length > 0 && !line.startsWith('#'))
-        .map((value) => ({ value, kind: name.replace(/^[a-z]+_/, '') })),
-    )
-  }
-  return out
-}
 
 function addMethodCases(q) {
   const props = Object.entries(q.params.properties ?? {})
