@@ -130,8 +130,16 @@ class Auditor {
       CheckCid(scanned);
       return;
     }
-    std::vector<store::RecordRow> rows = store_.GetRecords({scanned.uri, scanned.cart_uri});
-    if (rows.empty() || rows.front().uri != scanned.uri) return;  // deleted since the scan
+    // The line and the cart it names as one snapshot; again if it has moved since the scan.
+    std::string cart_uri = scanned.cart_uri;
+    std::vector<store::RecordRow> rows;
+    for (int attempt = 0;; ++attempt) {
+      if (attempt == 3) return;  // moved faster than we read: nothing to conclude
+      rows = store_.GetRecords({scanned.uri, cart_uri});
+      if (rows.empty() || rows.front().uri != scanned.uri) return;  // deleted since the scan
+      if (rows.front().cart_uri == cart_uri) break;
+      cart_uri = rows.front().cart_uri;
+    }
     const store::RecordRow& line = rows.front();
     CheckCid(line);
     if (line.cart_uri.empty()) return;  // left its cart since the scan

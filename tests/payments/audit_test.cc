@@ -44,6 +44,22 @@ class AuditTest : public PaymentFlowTest {
     ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.UpdateRecord(*row); }).ok());
   }
 
+  // cart.put of `cart` listing exactly `items` (item URIs), with their total.
+  void PutCart(const std::string& cart, const std::vector<std::string>& items) {
+    json::object record = Ok(Run(kAlice, kCartGet, {{"uri", cart}}, false)).at("cart").as_object();
+    record.erase("uri");
+    record["$type"] = "com.atiproto.cart";
+    json::array lines;
+    std::int64_t total = 0;
+    for (const std::string& uri : items) {
+      lines.push_back(json::object{{"type", "com.atiproto.item"}, {"recordUri", uri}});
+      total += store_->GetRecord(uri)->amount;
+    }
+    record["items"] = std::move(lines);
+    record["total"] = total;
+    Ok(Run(kAlice, kCartPut, {{"uri", cart}, {"record", std::move(record)}}));
+  }
+
   std::string completed_, open_, item_;
 };
 
@@ -111,17 +127,20 @@ TEST_F(AuditTest, EachKindOfDamageIsFoundOnItsRow) {
                                         "two lines not in EUR";
 }
 
-// Forwards to a store; runs `before_first_get_records` once, just before the first
-// GetRecords: another call's commit landing between the audit's scan and its snapshot read.
+// Forwards to a store; runs `change` once, just before the first GetRecords that starts with
+// `uri` (any, if empty): another call's commit landing between the audit's scan and its
+// snapshot read.
 class ChangeBeforeSnapshot final : public store::Store {
  public:
-  ChangeBeforeSnapshot(store::Store& inner, std::function<void()> change)
-      : inner_(inner), change_(std::move(change)) {}
+  ChangeBeforeSnapshot(store::Store& inner, std::function<void()> change, std::string uri = "")
+      : inner_(inner), change_(std::move(change)), uri_(std::move(uri)) {}
   std::optional<store::RecordRow> GetRecord(std::string_view uri) override {
     return inner_.GetRecord(uri);
   }
   std::vector<store::RecordRow> GetRecords(const std::vector<std::string>& uris) override {
-    if (change_) std::exchange(change_, nullptr)();
+    if (change_ && (uri_.empty() || (!uris.empty() && uris.front() == uri_))) {
+      std::exchange(change_, nullptr)();
+    }
     return inner_.GetRecords(uris);
   }
   store::Page<store::RecordRow> ListCarts(const store::CartQuery& q) override {
@@ -151,6 +170,7 @@ class ChangeBeforeSnapshot final : public store::Store {
  private:
   store::Store& inner_;
   std::function<void()> change_;
+  const std::string uri_;
 };
 
 // A cart whose lines change between the scan and the snapshot (an item added and another
@@ -162,17 +182,33 @@ TEST_F(AuditTest, ACartEditedDuringTheAuditIsReadAgainNotReported) {
   const std::string dropped(NewItem(kAlice, 250, cart).at("itemUri").as_string());
   ChangeBeforeSnapshot racing(*store_, [&] {
     const std::string added(NewItem(kAlice, 100, cart).at("itemUri").as_string());
-    json::object view = Ok(Run(kAlice, kCartGet, {{"uri", cart}}, false)).at("cart").as_object();
-    view.erase("uri");
-    view["$type"] = "com.atiproto.cart";
-    view["items"] = json::array{json::object{{"type", "com.atiproto.item"}, {"recordUri", kept}},
-                                json::object{{"type", "com.atiproto.item"}, {"recordUri", added}}};
-    view["total"] = 600;
-    Ok(Run(kAlice, kCartPut, {{"uri", cart}, {"record", std::move(view)}}));
+    PutCart(cart, {kept, added});
   });
   AuditReport report = Audit(racing);
   for (const auto& p : report.problems) ADD_FAILURE() << p.uri << ": " << p.problem;
   EXPECT_EQ(store_->GetRecord(dropped)->cart_uri, "") << "the put took it out";
+  EXPECT_EQ(Problems(), std::vector<std::string>{});
+}
+
+// Likewise a line that moves to another cart between the scan and its snapshot.
+TEST_F(AuditTest, ALineMovedDuringTheAuditIsReadAgainNotReported) {
+  json::object first = NewItem(kAlice, 500);
+  const std::string from(first.at("cartUri").as_string());
+  const std::string moving(first.at("itemUri").as_string());
+  const std::string stays(NewItem(kAlice, 250, from).at("itemUri").as_string());
+  json::object other = NewItem(kAlice, 100);
+  const std::string to(other.at("cartUri").as_string());
+  const std::string there(other.at("itemUri").as_string());
+  ChangeBeforeSnapshot racing(
+      *store_,
+      [&] {
+        PutCart(from, {stays});
+        PutCart(to, {there, moving});
+      },
+      moving);
+  AuditReport report = Audit(racing);
+  for (const auto& p : report.problems) ADD_FAILURE() << p.uri << ": " << p.problem;
+  EXPECT_EQ(store_->GetRecord(moving)->cart_uri, to) << "the puts moved it";
   EXPECT_EQ(Problems(), std::vector<std::string>{});
 }
 
