@@ -1,4 +1,5 @@
-// BackupSqliteDatabase: an online copy of the database that is whole or absent.
+// BackupSqliteDatabase and CheckSqliteIntegrity: an online copy of the database that is whole
+// or absent, and the check it passes.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -34,20 +35,6 @@ Status Sync(const std::string& path, bool directory) {
   return status;
 }
 
-Status IntegrityCheck(const std::string& path) {
-  Status status;
-  auto connection = Connection::Open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs, &status);
-  if (!connection) return status;
-  Query check(*connection, "PRAGMA integrity_check");
-  std::string verdict;
-  if (check.Step()) verdict = check.Text(0);
-  if (!check.status().ok()) return check.status();
-  if (verdict != "ok") {
-    return Status::Error(Code::kInternal, "the copy fails integrity_check: " + verdict);
-  }
-  return Status::Ok();
-}
-
 // The copy in `partial`, checked and durable; the caller renames it into place.
 Status CopyTo(const std::string& path, const std::string& partial) {
   Status status;
@@ -57,11 +44,25 @@ Status CopyTo(const std::string& path, const std::string& partial) {
   Query vacuum(*source, "VACUUM INTO :to");
   vacuum.Bind(":to", partial);
   if (Status s = vacuum.Run(); !s.ok()) return s;
-  if (Status s = IntegrityCheck(partial); !s.ok()) return s;
+  if (Status s = CheckSqliteIntegrity(partial); !s.ok()) return s;
   return Sync(partial, false);
 }
 
 }  // namespace
+
+Status CheckSqliteIntegrity(const std::string& path) {
+  Status status;
+  auto connection = Connection::Open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs, &status);
+  if (!connection) return Status::Error(status.code, path + ": " + status.message);
+  Query check(*connection, "PRAGMA integrity_check");
+  std::string verdict;
+  if (check.Step()) verdict = check.Text(0);
+  if (!check.status().ok()) return check.status();
+  if (verdict != "ok") {
+    return Status::Error(Code::kInternal, path + " fails integrity_check: " + verdict);
+  }
+  return Status::Ok();
+}
 
 BackupResult BackupSqliteDatabase(const std::string& path, const std::string& to) {
   namespace fs = std::filesystem;

@@ -243,6 +243,10 @@ struct BackupResult {
 };
 BackupResult BackupSqliteDatabase(const std::string& path, const std::string& to);
 
+// PRAGMA integrity_check of the SQLite database at `path` (read-only; safe while a server
+// writes it): OK, or kInternal with SQLite's first complaint.
+Status CheckSqliteIntegrity(const std::string& path);
+
 }  // namespace atipay::store
 
 #endif  // ATIPAY_STORE_STORE_H_

@@ -630,6 +630,7 @@ TEST_F(E2eTest, CloneOfPaidCartMatchesPdsAndDb) {
   // And the audit finds nothing wrong with what the server wrote.
   Command check = Admin({"check"});
   EXPECT_EQ(check.exit, 0) << check.output;
+  EXPECT_NE(check.output.find("integrity ok"), std::string::npos) << check.output;
   EXPECT_NE(check.output.find(" 0 problem(s)"), std::string::npos) << check.output;
 }
 

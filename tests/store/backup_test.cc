@@ -142,5 +142,29 @@ TEST_F(StoreTest, BackupNeverOverwritesAndLeavesNothingWhenItFails) {
   }
 }
 
+// The check a backup passes finds a damaged page, and names the file.
+TEST_F(StoreTest, IntegrityCheckFindsADamagedPage) {
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(store->WriteSync([i](WriteTxn& txn) { return InsertCartWithTwoLines(txn, i); }).ok());
+  }
+  EXPECT_TRUE(CheckSqliteIntegrity(db_path()).ok());
+  store->Close();
+  store.reset();
+  {
+    RawDb db(db_path());
+    db.Exec("PRAGMA wal_checkpoint(TRUNCATE)");  // every page in the main file
+  }
+  ASSERT_GT(fs::file_size(db_path()), 8u * 4096);
+  {
+    std::fstream file(db_path(), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(6 * 4096);
+    const std::string garbage(4096, '\xA5');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  Status damaged = CheckSqliteIntegrity(db_path());
+  EXPECT_FALSE(damaged.ok());
+  EXPECT_NE(damaged.message.find(db_path()), std::string::npos) << damaged.message;
+}
+
 }  // namespace
 }  // namespace atipay::store

@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -47,7 +48,8 @@ Usage:
       Expires open carts past their expiry and removes expired workflows, now (the server
       also does this periodically).
   atipay-admin --db PATH check
-      Audits every cart and line: CIDs match the records kept, a cart's lines exist, say
+      Runs SQLite's integrity_check on the file, then audits every cart and line: CIDs
+      match the records kept, a cart's lines exist, say
       they are in it, share its currency and add up to its total, statuses agree with
       payments, and a line that names a cart is listed by it. Prints each problem found.
   atipay-admin --db PATH reconcile DID [--plc-url URL] [--dev-did-dir DIR]
@@ -219,6 +221,11 @@ int main(int argc, char** argv) {
     }
   }
   if (rest.empty()) return Usage("no command");
+  // A mistyped path must not become a new, empty database that every command finds clean.
+  if (std::error_code ec; !std::filesystem::exists(db, ec)) {
+    std::fprintf(stderr, "atipay-admin: no database at %s\n", db.c_str());
+    return 2;
+  }
   if (rest[0] == "backup") {
     // Before opening the store: a backup reads the file as it is and never creates it.
     if (rest.size() != 2) return Usage("backup needs the FILE to write");
@@ -307,12 +314,20 @@ int main(int argc, char** argv) {
   }
   if (rest[0] == "check") {
     if (rest.size() != 1) return Usage("check takes no arguments");
+    // The file first (SQLite's integrity_check), then what must hold between the rows.
+    const atipay::store::Status integrity = atipay::store::CheckSqliteIntegrity(db);
+    if (!integrity.ok()) {
+      std::printf("%s\n", integrity.message.c_str());
+    } else {
+      std::printf("integrity ok\n");
+    }
     const atipay::payments::AuditReport report = atipay::payments::Audit(*store);
     for (const auto& p : report.problems) std::printf("%s: %s\n", p.uri.c_str(), p.problem.c_str());
     if (report.more_problems) {
       std::printf("... and %lld more\n", static_cast<long long>(report.more_problems));
     }
-    const auto problems = static_cast<long long>(report.problems.size()) + report.more_problems;
+    const auto problems = static_cast<long long>(report.problems.size()) + report.more_problems +
+                          (integrity.ok() ? 0 : 1);
     std::printf("%lld cart(s), %lld line(s) checked: %lld problem(s)\n",
                 static_cast<long long>(report.carts), static_cast<long long>(report.lines),
                 problems);
