@@ -66,7 +66,8 @@ Usage:
       name. Restore: stop the server, put FILE at the database path (removing the old
       -wal and -shm files), start it.
 
-  --db PATH defaults to $ATIPAY_DB, then atipay.db (as atipay-server).
+  --db PATH defaults to $ATIPAY_DB, then atipay.db (as atipay-server). It must exist:
+  atipay-server creates it, atipay-admin never does.
 Exit status: 0 done, 1 refused, not found or (check) problems found, 2 usage or database error.
 )";
 
