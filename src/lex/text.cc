@@ -149,26 +149,38 @@ std::size_t CountClusters(std::string_view s, std::size_t cap) {
 
 namespace {
 
+// What a lead byte asks for (Unicode table 3-7): the sequence's length, 0 for a byte that
+// leads none (a continuation byte, C0/C1 overlong leads, F5..FF), and the range its second
+// byte must lie in.
+struct Lead {
+  std::size_t length = 0;
+  unsigned char lo = 0x80, hi = 0xbf;
+};
+
+inline Lead LeadOf(unsigned char c) {
+  Lead lead;
+  if (c < 0x80) {
+    lead.length = 1;
+  } else if (c >= 0xc2 && c <= 0xdf) {
+    lead.length = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    lead.length = 3;
+    if (c == 0xe0) lead.lo = 0xa0;  // overlong
+    if (c == 0xed) lead.hi = 0x9f;  // surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    lead.length = 4;
+    if (c == 0xf0) lead.lo = 0x90;  // overlong
+    if (c == 0xf4) lead.hi = 0x8f;  // above U+10FFFF
+  }
+  return lead;
+}
+
 // The length of the well-formed sequence at p[0], or 0; `avail` (> 0) bytes may be read.
 inline std::size_t SequenceLength(const unsigned char* p, std::size_t avail) {
-  const unsigned char c = p[0];
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    if (c == 0xe0) lo = 0xa0;  // overlong
-    if (c == 0xed) hi = 0x9f;  // surrogates
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    if (c == 0xf0) lo = 0x90;  // overlong
-    if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
-  } else {
-    return 0;  // continuation byte, C0/C1 overlong lead, or F5..FF
-  }
-  if (avail < n || p[1] < lo || p[1] > hi) return 0;
+  if (p[0] < 0x80) return 1;
+  const Lead lead = LeadOf(p[0]);
+  const std::size_t n = lead.length;
+  if (n == 0 || avail < n || p[1] < lead.lo || p[1] > lead.hi) return 0;
   for (std::size_t k = 2; k < n; ++k) {
     if ((p[k] & 0xc0) != 0x80) return 0;
   }
@@ -179,6 +191,24 @@ inline std::size_t SequenceLength(const unsigned char* p, std::size_t avail) {
 
 std::size_t Utf8SequenceAt(std::string_view s, std::size_t pos) {
   return SequenceLength(reinterpret_cast<const unsigned char*>(s.data()) + pos, s.size() - pos);
+}
+
+std::size_t Utf8DecodeStep(std::string_view s, std::size_t pos, bool* valid) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data()) + pos;
+  const std::size_t avail = s.size() - pos;
+  const Lead lead = LeadOf(p[0]);
+  // Bytes taken: the lead, then each continuation byte in its allowed range (the second's
+  // range depends on the lead), stopping at the first that is not: that one starts the next
+  // step.
+  std::size_t taken = 1;
+  unsigned char lo = lead.lo, hi = lead.hi;
+  while (taken < lead.length && taken < avail && p[taken] >= lo && p[taken] <= hi) {
+    ++taken;
+    lo = 0x80;
+    hi = 0xbf;
+  }
+  *valid = lead.length != 0 && taken == lead.length;
+  return taken;
 }
 
 bool IsValidUtf8(std::string_view s) {

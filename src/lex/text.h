@@ -20,6 +20,12 @@ bool IsValidUtf8(std::string_view s);
 // or cut short). pos < s.size().
 std::size_t Utf8SequenceAt(std::string_view s, std::size_t pos);
 
+// One step of a UTF-8 decoder at s[pos] (pos < s.size()): the length of the well-formed
+// sequence there (*valid true), or of the maximal subpart of an ill-formed one, at least one
+// byte, which a decoder replaces with one U+FFFD (*valid false; Unicode 3.9, as the WHATWG
+// Encoding Standard's decoder and URLSearchParams do).
+std::size_t Utf8DecodeStep(std::string_view s, std::size_t pos, bool* valid);
+
 // `s` with each byte that starts no well-formed sequence replaced by U+FFFD (as a decoder
 // that replaces errors, e.g. V8's, shows it); `s` itself when it is valid.
 std::string ToValidUtf8(std::string_view s);

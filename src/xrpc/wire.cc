@@ -33,41 +33,15 @@ std::string WhatwgUtf8(std::string_view bytes) {
   if (lex::IsValidUtf8(bytes)) return std::string(bytes);
   constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   std::string out;
-  std::size_t i = 0;
-  while (i < bytes.size()) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    std::size_t need = 0;                // continuation bytes the lead byte asks for
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the next one
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-      need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      need = 2;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      need = 3;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    }
-    std::size_t j = i + 1;
-    while (j < i + 1 + need && j < bytes.size()) {
-      const auto b = static_cast<unsigned char>(bytes[j]);
-      if (b < lo || b > hi) break;  // this byte is not consumed: it starts the next sequence
-      lo = 0x80;
-      hi = 0xBF;
-      ++j;
-    }
-    if (need > 0 && j == i + 1 + need) {
-      out.append(bytes.substr(i, j - i));
+  for (std::size_t i = 0; i < bytes.size();) {
+    bool valid = false;
+    const std::size_t n = lex::Utf8DecodeStep(bytes, i, &valid);
+    if (valid) {
+      out.append(bytes.substr(i, n));
     } else {
       out += kReplacement;
     }
-    i = j;
+    i += n;
   }
   return out;
 }

@@ -76,6 +76,33 @@ TEST(Utf8Test, ToValidUtf8ReplacesEachByteThatStartsNoCharacter) {
   EXPECT_EQ(Utf8SequenceAt("\xF0\x9F\x91", 0), 0u);       // cut short
 }
 
+// A decoder's step: a well-formed sequence, or the maximal subpart of an ill-formed one (what
+// one U+FFFD replaces), never zero bytes.
+TEST(Utf8Test, DecodeStepTakesASequenceOrTheMaximalSubpartOfABadOne) {
+  struct Case {
+    const char* text;
+    std::size_t length;
+    bool valid;
+  } cases[] = {
+      {"a", 1, true},
+      {"\xC3\xA9", 2, true},
+      {"\xF0\x9F\x91\x8D", 4, true},
+      {"\xE2\x82", 2, false},        // cut short
+      {"\xE2\x82" "A", 2, false},    // the A starts the next step
+      {"\xED\xA0\x80", 1, false},    // a surrogate: its second byte is out of range
+      {"\xF4\x90\x80", 1, false},    // above U+10FFFF
+      {"\xF0\x9F\x91!", 3, false},
+      {"\x80", 1, false},
+      {"\xC0\xAF", 1, false},        // an overlong lead
+      {"\xFF", 1, false},
+  };
+  for (const Case& c : cases) {
+    bool valid = !c.valid;
+    EXPECT_EQ(Utf8DecodeStep(c.text, 0, &valid), c.length) << testing::PrintToString(c.text);
+    EXPECT_EQ(valid, c.valid) << testing::PrintToString(c.text);
+  }
+}
+
 TEST(Utf8Test, RejectsIllFormed) {
   // Overlong encodings.
   EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));
