@@ -46,6 +46,7 @@ constexpr char kCartGet[] = "com.atiproto.payment.cart.get";
 constexpr char kCartList[] = "com.atiproto.payment.cart.list";
 constexpr char kCartPut[] = "com.atiproto.payment.cart.put";
 constexpr char kClone[] = "com.atiproto.payment.cart.clone";
+constexpr char kProfilePut[] = "com.atiproto.recipient.profile.put";
 
 class PaymentFlowTest : public ::testing::Test {
  protected:

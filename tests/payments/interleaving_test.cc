@@ -266,7 +266,6 @@ TEST_F(InterleavingTest, ARollbackKeepsTheCartAnotherWorkflowWroteMeanwhile) {
 // A recipient who turns items away after a payer's plan found them accepting: the commit
 // rechecks their profile, whether they had one (changed) or not (made since).
 TEST_F(InterleavingTest, ALineIsNotMadeForARecipientWhoStoppedTakingItMeanwhile) {
-  constexpr char kProfilePut[] = "com.atiproto.recipient.profile.put";
   for (bool had_profile : {true, false}) {
     SCOPED_TRACE(had_profile ? "changed profile" : "new profile");
     const std::string payee = had_profile ? kCarol : kDave;

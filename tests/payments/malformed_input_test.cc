@@ -805,7 +805,7 @@ class MalformedInputTest : public PaymentFlowTest {
     json::object bob_sub = NewSubscription(kBob, s.bob_cart);
     s.bob_subscription = std::string(bob_sub.at("subscriptionUri").as_string());
 
-    Ok(Run(kAlice, "com.atiproto.recipient.profile.put", {{"acceptsItems", true}}));
+    Ok(Run(kAlice, kProfilePut, {{"acceptsItems", true}}));
     s.profile = std::string("at://") + kAlice + "/com.atiproto.profile/self";
     s.cid = store_->GetRecord(s.open_cart)->cid;
     return s;

@@ -17,7 +17,6 @@ constexpr char kFromSubscriptionValidate[] = "com.atiproto.recipient.payment.sub
 constexpr char kFromCartGet[] = "com.atiproto.recipient.payment.cart.get";
 constexpr char kFromCartList[] = "com.atiproto.recipient.payment.cart.list";
 constexpr char kProfileGet[] = "com.atiproto.recipient.profile.get";
-constexpr char kProfilePut[] = "com.atiproto.recipient.profile.put";
 constexpr char kPublicProfile[] = "com.atiproto.repo.profile.get";
 constexpr char kItemCount[] = "com.atiproto.repo.item.count";
 constexpr char kSubscriptionCount[] = "com.atiproto.repo.subscription.count";

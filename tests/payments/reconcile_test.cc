@@ -47,7 +47,7 @@ class ReconcileTest : public PaymentFlowTest {
 TEST_F(ReconcileTest, DriftOfEachKindIsFound) {
   const std::string paid = CompletedCart(kAlice);
   Ok(Run(kAlice, kClone, {{"uri", paid}}));
-  Ok(Run(kAlice, "com.atiproto.recipient.profile.put", {{"acceptsItems", true}}));
+  Ok(Run(kAlice, kProfilePut, {{"acceptsItems", true}}));
   NewItem(kBob, 100);  // bob's records are not alice's drift
   ReconcileReport clean = Reconcile(*store_, kAlice, AliceRepo());
   EXPECT_EQ(clean.error, "");
