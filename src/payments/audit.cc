@@ -83,7 +83,7 @@ class Auditor {
     std::map<std::string, const store::RecordRow*> found;
     for (std::size_t i = 1; i < rows.size(); ++i) found[rows[i].uri] = &rows[i];
     std::int64_t total = 0;
-    for (const std::string& uri : CartLineUris(cart)) {
+    for (const std::string& uri : lines) {  // the cart's list, as read in the snapshot
       auto it = found.find(uri);
       if (it == found.end()) {
         Problem(cart.uri, "lists " + uri + ", which we do not have");
