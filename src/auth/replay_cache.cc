@@ -310,6 +310,26 @@ std::size_t ReplayCache::size() const {
   return n;
 }
 
+std::size_t ReplayCache::memory_bytes() const {
+  auto table_bytes = [](const HashTable& table) {
+    return table.keys.capacity() * sizeof(std::uint64_t) +
+           table.counts.capacity() * sizeof(std::uint32_t);
+  };
+  std::size_t n = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    n += table_bytes(shard.table) + shard.bucket_head.capacity() * sizeof(std::uint32_t) +
+         shard.node_hash.capacity() * sizeof(std::uint64_t) +
+         shard.node_issuer.capacity() * sizeof(std::uint64_t) +
+         shard.node_next.capacity() * sizeof(std::uint32_t);
+  }
+  for (const IssuerShard& issuers : issuers_) {
+    std::lock_guard<std::mutex> lock(issuers.mu);
+    n += table_bytes(issuers.table);
+  }
+  return n;
+}
+
 std::size_t ReplayCache::IssuerCount(std::string_view issuer) const {
   if (per_issuer_ == 0) return 0;
   const std::uint64_t ih = IssuerHash(issuer);

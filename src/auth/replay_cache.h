@@ -83,6 +83,8 @@ class ReplayCache {
 
   std::size_t size() const;
   std::size_t capacity() const { return shard_capacity_ * kShards; }
+  // Bytes held by the tables and node pools (what grows towards the 52-bytes-a-pair bound).
+  std::size_t memory_bytes() const;
   // How many fresh pairs were refused because their shard was full.
   std::uint64_t full_rejections() const { return full_rejections_.load(std::memory_order_relaxed); }
   // How many fresh pairs were refused because their issuer held `per_issuer` live pairs.

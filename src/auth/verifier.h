@@ -75,7 +75,7 @@ struct ServiceAuthOptions {
   // Most (issuer, jti) pairs remembered at once. A pair is kept until its token's exp + skew,
   // so at most max_lifetime + 2 x clock_skew (360 s by default); the default holds 10,000
   // tokens/s at that worst case. When full, fresh tokens get 503 NotEnoughResources: a pair
-  // is never forgotten early. At most 44 bytes a pair, ~110 MiB when full (replay_cache.h).
+  // is never forgotten early. At most 52 bytes a pair, ~140 MiB when full (replay_cache.h).
   std::size_t replay_cache_size = 4'000'000;
   // Most of those pairs one issuer may hold (0: no bound), so that one account minting tokens
   // as fast as we verify them cannot fill the cache for everyone; beyond, that issuer gets 429

@@ -586,6 +586,26 @@ TEST(ReplayCache, SteadyHighRateStaysBoundedWithoutRefusals) {
   EXPECT_EQ(cache.CheckAndInsert("did:plc:x", "100.0", now + 90, now), Outcome::kFresh);
 }
 
+TEST(ReplayCache, ReportsTheMemoryItHolds) {
+  constexpr std::size_t kCapacity = 1'000'000, kPairs = 200'000;
+  ReplayCache plain(kCapacity, 360);
+  ReplayCache bounded(kCapacity, 360, /*per_issuer=*/kPairs);
+  const std::size_t idle = plain.memory_bytes();
+  EXPECT_LT(idle, 300u * 1024) << "an idle cache takes under 300 KiB";
+  const std::int64_t now = 1'700'000'000;
+  for (std::size_t i = 0; i < kPairs; ++i) {
+    const std::string jti = std::to_string(i);
+    ASSERT_EQ(plain.CheckAndInsert("did:plc:x", jti, now + 90, now), Outcome::kFresh);
+    ASSERT_EQ(bounded.CheckAndInsert("did:plc:x", jti, now + 90, now), Outcome::kFresh);
+  }
+  // Each pair: a table slot at load <= 1/2 (>= 16 bytes) and a wheel node (12), plus its
+  // issuer hash (8) when issuers are bounded; never more than 52 bytes a pair of capacity.
+  const std::size_t held = plain.memory_bytes();
+  EXPECT_GE(held, idle + kPairs * (16 + 12));
+  EXPECT_GE(bounded.memory_bytes(), held + kPairs * 8);
+  EXPECT_LE(bounded.memory_bytes(), idle + kCapacity * 52);
+}
+
 TEST_F(VerifierTest, ClockSteppingBackDoesNotReopenAReplay) {
   std::string token = Mint(alice_);  // exp now + 60: remembered until now + 90
   EXPECT_NE(Ok(Check(token)), nullptr);
