@@ -6,6 +6,7 @@
 
 #include "payments/payments.h"
 #include "store/store.h"
+#include "xrpc/metrics.h"
 
 namespace atipay::app {
 namespace {
@@ -36,22 +37,20 @@ class PaymentServices : public Services {
 // The store's group commit in Prometheus text: batches, jobs, time in COMMIT, the queue.
 std::string StoreMetrics(const store::Store::Stats& stats) {
   std::string out;
-  auto add = [&out](const char* name, const char* type, const char* help, std::string value) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-           name + " " + value + "\n";
-  };
-  add("atipay_store_commits_total", "counter", "Batches of write jobs committed (one fsync each).",
-      std::to_string(stats.commits));
-  add("atipay_store_jobs_total", "counter", "Write jobs run by the writer.",
-      std::to_string(stats.jobs));
-  add("atipay_store_failed_batches_total", "counter",
-      "Batches rolled back whole (I/O error, disk full).", std::to_string(stats.failed_batches));
+  xrpc::AppendMetric(out, "atipay_store_commits_total", "counter",
+                     "Batches of write jobs committed (one fsync each).",
+                     std::to_string(stats.commits));
+  xrpc::AppendMetric(out, "atipay_store_jobs_total", "counter", "Write jobs run by the writer.",
+                     std::to_string(stats.jobs));
+  xrpc::AppendMetric(out, "atipay_store_failed_batches_total", "counter",
+                     "Batches rolled back whole (I/O error, disk full).",
+                     std::to_string(stats.failed_batches));
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.9f", static_cast<double>(stats.commit_ns) / 1e9);
-  add("atipay_store_commit_seconds_total", "counter", "Time spent in COMMIT, fsync included.",
-      seconds);
-  add("atipay_store_queued_jobs", "gauge", "Write jobs waiting for the writer.",
-      std::to_string(stats.queued));
+  xrpc::AppendMetric(out, "atipay_store_commit_seconds_total", "counter",
+                     "Time spent in COMMIT, fsync included.", seconds);
+  xrpc::AppendMetric(out, "atipay_store_queued_jobs", "gauge", "Write jobs waiting for the writer.",
+                     std::to_string(stats.queued));
   return out;
 }
 

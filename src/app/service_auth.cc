@@ -1,8 +1,13 @@
 #include "app/service_auth.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
 #include <boost/asio/post.hpp>
 
 #include "xrpc/log.h"
+#include "xrpc/metrics.h"
 
 namespace atipay::app {
 
@@ -48,7 +53,35 @@ lex::Result<std::unique_ptr<ServiceAuth>> ServiceAuth::Create(const Config& conf
 
 ServiceAuth::~ServiceAuth() { resolving_.join(); }
 
+std::string ServiceAuth::Metrics() const {
+  const auth::ReplayCache& replay = verifier_->replay_cache();
+  std::string out;
+  auto add = [&out](const char* name, const char* type, const char* help, std::uint64_t value) {
+    xrpc::AppendMetric(out, name, type, help, std::to_string(value));
+  };
+  add("atipay_auth_replay_pairs", "gauge",
+      "Token ids remembered until their token expires, so that each token is accepted once.",
+      replay.size());
+  add("atipay_auth_replay_capacity", "gauge",
+      "Most token ids remembered at once (--auth-replay-cache-size).", replay.capacity());
+  add("atipay_auth_replay_bytes", "gauge", "Memory the replay cache holds.",
+      replay.memory_bytes());
+  add("atipay_auth_replay_full_total", "counter",
+      "Fresh tokens refused with 503 because the replay cache was full.",
+      replay.full_rejections());
+  add("atipay_auth_replay_issuer_full_total", "counter",
+      "Fresh tokens refused with 429 because their issuer held --auth-replay-per-issuer ids.",
+      replay.issuer_rejections());
+  add("atipay_auth_resolving", "gauge", "Calls waiting for their caller's DID to be resolved.",
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, waiting_.load())));
+  add("atipay_identity_cache_entries", "gauge", "DID documents cached.", resolver_->size());
+  add("atipay_identity_fetches_total", "counter", "DID documents fetched (PLC, did:web, files).",
+      resolver_->fetch_count());
+  return out;
+}
+
 void ServiceAuth::Install(xrpc::Router& router) {
+  router.AddMetrics([this] { return Metrics(); });
   router.SetAsyncAuthHook([this](const xrpc::AuthRequest& request,
                                  std::function<void(xrpc::AuthResult)> done) {
     if (auto result = verifier_->TryVerify(request.authorization, request.nsid)) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
+#include <string>
 
 #include "app/config.h"
 #include "auth/verifier.h"
@@ -23,7 +24,11 @@ class ServiceAuth {
 
   // Tokens whose issuer key is cached are verified on the calling (event-loop) thread; the
   // rest wait for DID resolution on a small pool of their own, so the loop never blocks.
+  // Also adds its figures to /metrics: the replay cache, DID resolution and its cache.
   void Install(xrpc::Router& router);
+
+  // Prometheus text for those figures.
+  std::string Metrics() const;
 
  private:
   ServiceAuth() = default;

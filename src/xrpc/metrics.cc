@@ -30,6 +30,13 @@ MethodMetrics* Metrics::Find(std::string_view name) {
   return it == by_name_.end() ? unknown_ : it->second;
 }
 
+void AppendMetric(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help, std::string_view value) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+  out.append(name).append(" ").append(type).append("\n");
+  out.append(name).append(" ").append(value).append("\n");
+}
+
 std::string Metrics::RenderPrometheus() const {
   std::string out;
   char line[512];

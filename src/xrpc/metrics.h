@@ -60,6 +60,11 @@ class Metrics {
   MethodMetrics* unknown_;
 };
 
+// One unlabelled sample in Prometheus text with its HELP and TYPE lines, for the parts the
+// server core does not know (they report through Router::AddMetrics).
+void AppendMetric(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help, std::string_view value);
+
 }  // namespace atipay::xrpc
 
 #endif  // ATIPAY_XRPC_METRICS_H_

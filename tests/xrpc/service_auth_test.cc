@@ -9,13 +9,18 @@
 #include <boost/json.hpp>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
+#include <optional>
+#include <sstream>
 #include <string>
 
 #include "app/config.h"
 #include "app/service_auth.h"
 #include "lex/encoding.h"
 #include "tests/xrpc/test_support.h"
+#include "tools/devid/devid.h"
 
 namespace atipay {
 namespace {
@@ -105,6 +110,75 @@ TEST(ServiceAuthTest, CallsWaitingForTheirDidAreCappedAndTheRestGet503) {
   auto again = call("did:web:127.0.0.1%3A" + port);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 502);
+}
+
+// The value of an unlabelled sample in Prometheus text.
+std::optional<double> Sample(const std::string& text, const std::string& name) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return std::nullopt;
+}
+
+TEST(ServiceAuthTest, MetricsShowTheReplayCacheAndDidResolution) {
+  char dir_template[] = "/tmp/atipay-auth-metrics-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  devid::NewIdentityOptions options;
+  options.handle = "alice.test";
+  auto alice = devid::NewIdentity(options);
+  ASSERT_TRUE(alice.ok()) << alice.error().message;
+  ASSERT_EQ(devid::WriteDidDocument(dir, *alice), "");
+
+  app::Config config;
+  config.service_did = "did:web:atipay.test";
+  config.dev_did_dir = dir;
+  config.auth_replay_cache_size = 4096;
+  auto created = app::ServiceAuth::Create(config);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  std::unique_ptr<app::ServiceAuth> auth = std::move(created).value();
+  TestServer server(TestServer::DefaultOptions(), {.clone_auth = xrpc::AuthPolicy::kRequired},
+                    [&](xrpc::Router& router) { auth->Install(router); });
+  auto metrics = [&] {
+    auto reply = Fetch(server.port(), "GET", "/metrics");
+    EXPECT_TRUE(reply && reply->status == 200);
+    return reply ? reply->body : std::string();
+  };
+  const std::string before = metrics();
+  EXPECT_EQ(Sample(before, "atipay_auth_replay_pairs"), 0);
+  EXPECT_EQ(Sample(before, "atipay_auth_replay_capacity"), 4096);
+  EXPECT_EQ(Sample(before, "atipay_identity_cache_entries"), 0);
+  EXPECT_EQ(Sample(before, "atipay_identity_fetches_total"), 0);
+  EXPECT_EQ(Sample(before, "atipay_auth_resolving"), 0);
+  const double idle_bytes = Sample(before, "atipay_auth_replay_bytes").value_or(-1);
+  EXPECT_GE(idle_bytes, 0);
+
+  const std::string body = "{\"uri\":\"" + std::string(testing::kCart0) + "\"}";
+  auto call = [&](const std::string& token) {
+    return Fetch(server.port(), "POST", testing::kCloneTarget, body,
+                 {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}});
+  };
+  const std::string lxm = "com.atiproto.payment.cart.clone";
+  const std::string first = devid::MintToken(*alice, config.service_did, lxm);
+  auto accepted = call(first);
+  ASSERT_TRUE(accepted);
+  EXPECT_NE(accepted->status, 401) << accepted->body;
+  auto another = call(devid::MintToken(*alice, config.service_did, lxm));
+  ASSERT_TRUE(another);
+  EXPECT_NE(another->status, 401) << another->body;
+  auto replayed = call(first);
+  ASSERT_TRUE(replayed);
+  EXPECT_EQ(replayed->status, 401) << replayed->body;
+  const std::string after = metrics();
+  // Two tokens accepted and remembered; the replay of the first was refused, not remembered.
+  EXPECT_EQ(Sample(after, "atipay_auth_replay_pairs"), 2);
+  EXPECT_GT(Sample(after, "atipay_auth_replay_bytes").value_or(0), idle_bytes);
+  EXPECT_EQ(Sample(after, "atipay_identity_cache_entries"), 1);
+  EXPECT_EQ(Sample(after, "atipay_identity_fetches_total"), 1);
+  EXPECT_EQ(Sample(after, "atipay_auth_replay_full_total"), 0);
+  EXPECT_EQ(Sample(after, "atipay_auth_resolving"), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
