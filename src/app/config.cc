@@ -222,9 +222,14 @@ void RegisterFlags(FlagSet& flags, Config& c) {
             "bound.",
             &c.auth_replay_per_issuer, 0, std::int64_t{1} << 32);
   flags.Int("auth-max-waiting",
-            "Calls waiting at once for their caller's DID to be resolved; beyond, 503 "
-            "NotEnoughResources (tokens need no valid signature to make us resolve).",
+            "Calls waiting at once for their caller's DID to be resolved, did:plc and did:web "
+            "each; beyond, 503 NotEnoughResources (tokens need no valid signature to make us "
+            "resolve).",
             &c.auth_max_waiting, 1, 1000000);
+  flags.Int("auth-max-waiting-per-address",
+            "Of those, most from one client address (a PDS proxies many users from one); "
+            "beyond, 503 NotEnoughResources for that address alone.",
+            &c.auth_max_waiting_per_address, 1, 1000000);
   flags.Int("did-resolve-timeout-ms", "Time allowed for one DID document fetch.",
             &c.did_resolve_timeout_ms, 1, 600000);
   flags.Int("cart-ttl", "Seconds a new or cloned cart stays open before it expires.",

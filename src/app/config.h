@@ -51,7 +51,8 @@ struct Config {
   std::int64_t did_resolve_timeout_ms = 5000;
   std::int64_t auth_replay_cache_size = 4'000'000;
   std::int64_t auth_replay_per_issuer = 50'000;
-  std::int64_t auth_max_waiting = 256;  // calls waiting for a DID resolution at once
+  std::int64_t auth_max_waiting = 256;  // calls waiting for a DID resolution at once, per lane
+  std::int64_t auth_max_waiting_per_address = 64;  // of those, from one client address
   // Carts, workflows and the store.
   std::int64_t cart_ttl = 604800;
   std::int64_t sweep_interval = 30;

@@ -8,6 +8,7 @@
 
 #include "xrpc/log.h"
 #include "xrpc/metrics.h"
+#include "xrpc/rate_limit.h"
 
 namespace atipay::app {
 
@@ -46,12 +47,44 @@ lex::Result<std::unique_ptr<ServiceAuth>> ServiceAuth::Create(const Config& conf
 
   std::unique_ptr<ServiceAuth> service(new ServiceAuth());
   service->max_waiting_ = config.auth_max_waiting;
+  service->max_waiting_per_address_ = config.auth_max_waiting_per_address;
   service->resolver_ = std::move(resolver).value();
   service->verifier_ = std::make_unique<auth::ServiceAuthVerifier>(auth_options, *service->resolver_);
   return service;
 }
 
-ServiceAuth::~ServiceAuth() { resolving_.join(); }
+ServiceAuth::~ServiceAuth() {
+  plc_.pool.join();
+  web_.pool.join();
+}
+
+std::optional<xrpc::XrpcError> ServiceAuth::Admit(Lane& lane, const std::string& address) {
+  if (lane.waiting.fetch_add(1) >= max_waiting_) {
+    lane.waiting.fetch_sub(1);
+    return xrpc::XrpcError{503, "NotEnoughResources",
+                           "too many callers are waiting for their DID to be resolved; retry"};
+  }
+  std::lock_guard<std::mutex> lock(addresses_mu_);
+  std::int64_t& mine = waiting_by_address_[address];
+  if (mine >= max_waiting_per_address_) {
+    if (mine == 0) waiting_by_address_.erase(address);
+    lane.waiting.fetch_sub(1);
+    return xrpc::XrpcError{503, "NotEnoughResources",
+                           "too many calls from this address are waiting for their DID to be "
+                           "resolved; retry"};
+  }
+  ++mine;
+  return std::nullopt;
+}
+
+void ServiceAuth::Leave(Lane& lane, const std::string& address) {
+  {
+    std::lock_guard<std::mutex> lock(addresses_mu_);
+    auto it = waiting_by_address_.find(address);
+    if (it != waiting_by_address_.end() && --it->second <= 0) waiting_by_address_.erase(it);
+  }
+  lane.waiting.fetch_sub(1);
+}
 
 std::string ServiceAuth::Metrics() const {
   const auth::ReplayCache& replay = verifier_->replay_cache();
@@ -72,8 +105,9 @@ std::string ServiceAuth::Metrics() const {
   add("atipay_auth_replay_issuer_full_total", "counter",
       "Fresh tokens refused with 429 because their issuer held --auth-replay-per-issuer ids.",
       replay.issuer_rejections());
+  const std::int64_t waiting = plc_.waiting.load() + web_.waiting.load();
   add("atipay_auth_resolving", "gauge", "Calls waiting for their caller's DID to be resolved.",
-      static_cast<std::uint64_t>(std::max<std::int64_t>(0, waiting_.load())));
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, waiting)));
   add("atipay_identity_cache_entries", "gauge", "DID documents cached.", resolver_->size());
   add("atipay_identity_fetches_total", "counter", "DID documents fetched (PLC, did:web, files).",
       resolver_->fetch_count());
@@ -84,27 +118,32 @@ void ServiceAuth::Install(xrpc::Router& router) {
   router.AddMetrics([this] { return Metrics(); });
   router.SetAsyncAuthHook([this](const xrpc::AuthRequest& request,
                                  std::function<void(xrpc::AuthResult)> done) {
-    if (auto result = verifier_->TryVerify(request.authorization, request.nsid)) {
+    std::string did;
+    if (auto result = verifier_->TryVerify(request.authorization, request.nsid, &did)) {
       done(ToAuthResult(std::move(*result)));
       return;
     }
     // Each waiting call holds its request; tokens need no valid signature to get this far, so
     // the wait is bounded rather than the memory.
-    if (waiting_.fetch_add(1) >= max_waiting_) {
-      waiting_.fetch_sub(1);
-      done(xrpc::XrpcError{503, "NotEnoughResources",
-                           "too many callers are waiting for their DID to be resolved; retry"});
+    const bool web = did.starts_with("did:web:");
+    Lane& lane = web ? web_ : plc_;
+    std::string address = std::string(web ? "web " : "plc ") +
+                          std::string(xrpc::ClientAddress(
+                              request.request != nullptr ? request.request->remote_address : ""));
+    if (auto refused = Admit(lane, address)) {
+      done(std::move(*refused));
       return;
     }
     // The request (and its views) stays valid until `done` is called.
-    boost::asio::post(resolving_, [this, &request, done = std::move(done)] {
+    boost::asio::post(lane.pool, [this, &lane, &request, address = std::move(address),
+                                  done = std::move(done)] {
       xrpc::AuthResult result = xrpc::XrpcError::Internal();
       try {
         result = ToAuthResult(verifier_->Verify(request.authorization, request.nsid));
       } catch (...) {
         // Out of memory, most likely: an exception here would end the process.
       }
-      waiting_.fetch_sub(1);
+      Leave(lane, address);
       done(std::move(result));
     });
   });

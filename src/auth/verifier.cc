@@ -94,18 +94,19 @@ ServiceAuthVerifier::Result ServiceAuthVerifier::VerifyToken(std::string_view to
 }
 
 std::optional<ServiceAuthVerifier::Result> ServiceAuthVerifier::TryVerify(
-    std::string_view authorization, std::string_view nsid) {
+    std::string_view authorization, std::string_view nsid, std::string* unresolved_did) {
   if (Trim(authorization).empty()) {
     return AuthError(kAuthenticationRequired, "Authentication Required");
   }
   std::optional<std::string_view> token = BearerToken(authorization);
   if (!token) return AuthError(kAuthenticationRequired, "Bearer token required");
-  return Run(*token, nsid, /*may_block=*/false);
+  return Run(*token, nsid, /*may_block=*/false, unresolved_did);
 }
 
 std::optional<ServiceAuthVerifier::Result> ServiceAuthVerifier::Run(std::string_view token,
                                                                     std::string_view nsid,
-                                                                    bool may_block) {
+                                                                    bool may_block,
+                                                                    std::string* unresolved_did) {
   auto decoded = DecodeJwt(token);
   if (auto* error = std::get_if<xrpc::XrpcError>(&decoded)) return std::move(*error);
   DecodedJwt& jwt = std::get<DecodedJwt>(decoded);
@@ -131,14 +132,20 @@ std::optional<ServiceAuthVerifier::Result> ServiceAuthVerifier::Run(std::string_
   const std::string_view did = IssuerDid(parsed.claims.iss);
   std::optional<KeyResolver::Result> resolved =
       may_block ? keys_.ResolveKey(did, /*force_refresh=*/false) : keys_.ResolveKeyCached(did);
-  if (!resolved) return std::nullopt;
+  if (!resolved) {
+    if (unresolved_did != nullptr) *unresolved_did = did;
+    return std::nullopt;
+  }
   if (auto* error = std::get_if<xrpc::XrpcError>(&*resolved)) return std::move(*error);
   std::shared_ptr<const IssuerKey> issuer = std::get<0>(std::move(*resolved));
 
   const Sha256Digest digest = Sha256(jwt.signing_input);
   const Curve alg = parsed.header.alg;
   if (!KeyMatches(*issuer, alg, digest, jwt.signature)) {
-    if (!may_block) return std::nullopt;
+    if (!may_block) {
+      if (unresolved_did != nullptr) *unresolved_did = did;
+      return std::nullopt;
+    }
     // The key may have rotated since we cached it: look again, once (as the reference does).
     KeyResolver::Result fresh = keys_.ResolveKey(did, /*force_refresh=*/true);
     if (auto* error = std::get_if<xrpc::XrpcError>(&fresh)) return std::move(*error);

@@ -113,14 +113,17 @@ class ServiceAuthVerifier {
   // Never blocks on I/O: the result when it can be decided from cached keys (every malformed,
   // expired or mis-addressed token, and good tokens from known callers), nullopt when a DID
   // must be resolved first; then call Verify from a thread that may block. Nothing is
-  // consumed when it returns nullopt (the jti is still unused).
-  std::optional<Result> TryVerify(std::string_view authorization, std::string_view nsid);
+  // consumed when it returns nullopt (the jti is still unused); `unresolved_did`, when given,
+  // then names the DID to resolve.
+  std::optional<Result> TryVerify(std::string_view authorization, std::string_view nsid,
+                                  std::string* unresolved_did = nullptr);
 
   const ServiceAuthOptions& options() const { return options_; }
   const ReplayCache& replay_cache() const { return replay_; }
 
  private:
-  std::optional<Result> Run(std::string_view token, std::string_view nsid, bool may_block);
+  std::optional<Result> Run(std::string_view token, std::string_view nsid, bool may_block,
+                            std::string* unresolved_did = nullptr);
 
   ServiceAuthOptions options_;
   KeyResolver& keys_;

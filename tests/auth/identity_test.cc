@@ -442,8 +442,10 @@ TEST_F(ResolverTest, TryVerifyNeverBlocks) {
   auto resolver = PlcOnly(plc_.url(), clock_);
   auth::ServiceAuthVerifier verifier(auth::ServiceAuthOptions(kService), *resolver, clock_);
   const std::string token = "Bearer " + Mint(alice_, kAlice, clock_);
-  // Unknown caller: no answer without I/O, and nothing consumed.
-  EXPECT_FALSE(verifier.TryVerify(token, kNsid).has_value());
+  // Unknown caller: no answer without I/O, and nothing consumed; it names the DID to resolve.
+  std::string unresolved;
+  EXPECT_FALSE(verifier.TryVerify(token, kNsid, &unresolved).has_value());
+  EXPECT_EQ(unresolved, kAlice);
   EXPECT_EQ(plc_.requests(), 0);
   // Broken tokens are decided at once.
   auto broken = verifier.TryVerify("Bearer x.y.z", kNsid);
@@ -461,7 +463,10 @@ TEST_F(ResolverTest, TryVerifyNeverBlocks) {
   EXPECT_THAT(*replay, IsXrpcError(401, "NonceNotUnique"));
   // A signature that fails with the cached key needs a re-resolution: no answer inline.
   auth::PrivateKey other = *auth::PrivateKey::Generate(auth::Curve::kSecp256k1);
-  EXPECT_FALSE(verifier.TryVerify("Bearer " + Mint(other, kAlice, clock_), kNsid).has_value());
+  unresolved.clear();
+  EXPECT_FALSE(
+      verifier.TryVerify("Bearer " + Mint(other, kAlice, clock_), kNsid, &unresolved).has_value());
+  EXPECT_EQ(unresolved, kAlice);
   EXPECT_EQ(plc_.requests(), 1);
 }
 

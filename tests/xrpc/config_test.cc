@@ -166,20 +166,25 @@ TEST(AppConfig, ServiceAuthSettings) {
   EXPECT_FALSE(config.dev_allow_http_did_web);
   EXPECT_EQ(config.auth_clock_skew, 30);
   EXPECT_EQ(config.auth_replay_cache_size, 4'000'000);
+  EXPECT_EQ(config.auth_max_waiting, 256);
+  EXPECT_EQ(config.auth_max_waiting_per_address, 64);
 
   Config custom;
   ASSERT_FALSE(LoadConfig({"--plc-url", "http://127.0.0.1:2582", "--dev-allow-http-did-web",
-                           "--auth-max-token-lifetime=120", "--auth-replay-cache-size=5000"},
+                           "--auth-max-token-lifetime=120", "--auth-replay-cache-size=5000",
+                           "--auth-max-waiting-per-address", "8"},
                           custom, Env({{"ATIPAY_DEV_DID_DIR", "/tmp/dids"}})));
   EXPECT_EQ(custom.plc_url, "http://127.0.0.1:2582");
   EXPECT_EQ(custom.dev_did_dir, "/tmp/dids");
   EXPECT_TRUE(custom.dev_allow_http_did_web);
   EXPECT_EQ(custom.auth_max_token_lifetime, 120);
   EXPECT_EQ(custom.auth_replay_cache_size, 5000);
+  EXPECT_EQ(custom.auth_max_waiting_per_address, 8);
 
   Config bad;
   EXPECT_TRUE(LoadConfig({"--auth-clock-skew", "-1"}, bad, Env({})));
   EXPECT_TRUE(LoadConfig({"--auth-replay-cache-size", "10"}, bad, Env({})));
+  EXPECT_TRUE(LoadConfig({"--auth-max-waiting-per-address", "0"}, bad, Env({})));
 }
 
 }  // namespace

@@ -15,6 +15,9 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "app/config.h"
 #include "app/service_auth.h"
@@ -112,6 +115,136 @@ TEST(ServiceAuthTest, CallsWaitingForTheirDidAreCappedAndTheRestGet503) {
   EXPECT_EQ(again->status, 502);
 }
 
+// A did:plc identity whose document sits in a fresh dev DID directory (removed at the end).
+class DevIdentity {
+ public:
+  DevIdentity() {
+    char dir_template[] = "/tmp/atipay-service-auth-XXXXXX";
+    if (::mkdtemp(dir_template) == nullptr) ADD_FAILURE() << "mkdtemp";
+    dir_ = dir_template;
+    devid::NewIdentityOptions options;
+    options.handle = "alice.test";
+    auto identity = devid::NewIdentity(options);
+    if (!identity.ok()) {
+      ADD_FAILURE() << identity.error().message;
+      return;
+    }
+    identity_.emplace(std::move(identity).value());
+    EXPECT_EQ(devid::WriteDidDocument(dir_, *identity_), "");
+  }
+  ~DevIdentity() { std::filesystem::remove_all(dir_); }
+  const std::string& dir() const { return dir_; }
+  std::string Token(const std::string& aud) const {
+    return identity_ ? devid::MintToken(*identity_, aud, "com.atiproto.payment.cart.clone") : "";
+  }
+
+ private:
+  std::string dir_;
+  std::optional<devid::Identity> identity_;
+};
+
+std::optional<testing::Reply> CallClone(std::uint16_t port, const std::string& token,
+                                        const std::string& client = "") {
+  const std::string body = "{\"uri\":\"" + std::string(testing::kCart0) + "\"}";
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
+  if (!client.empty()) headers.emplace_back("X-Forwarded-For", client);
+  return Fetch(port, "POST", testing::kCloneTarget, body, headers);
+}
+
+TEST(ServiceAuthTest, ASilentDidWebHostDoesNotHoldUpDidPlcCallers) {
+  SilentHost host;
+  DevIdentity alice;
+  app::Config config;
+  config.service_did = "did:web:atipay.test";
+  config.dev_did_dir = alice.dir();
+  config.dev_allow_http_did_web = true;
+  config.did_resolve_timeout_ms = 2000;
+  auto created = app::ServiceAuth::Create(config);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  std::unique_ptr<app::ServiceAuth> auth = std::move(created).value();
+  TestServer server(TestServer::DefaultOptions(), {.clone_auth = xrpc::AuthPolicy::kRequired},
+                    [&](xrpc::Router& router) { auth->Install(router); });
+
+  // More stalled did:web callers than there are threads to resolve them (a call waiting for
+  // another's fetch of the same DID holds a thread too).
+  const std::string port = std::to_string(host.port());
+  std::vector<std::future<std::optional<testing::Reply>>> stalled;
+  for (int i = 0; i < 12; ++i) {
+    const std::string did =
+        "did:web:" + std::string(i % 2 ? "localhost" : "127.0.0.1") + "%3A" + port;
+    stalled.push_back(std::async(std::launch::async, [&, did] {
+      return CallClone(server.port(), UnsignedToken(did, config.service_did,
+                                                    "com.atiproto.payment.cart.clone"));
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // A did:plc caller seen for the first time is resolved at once, not after the timeout.
+  const auto start = std::chrono::steady_clock::now();
+  auto plc = CallClone(server.port(), alice.Token(config.service_did));
+  ASSERT_TRUE(plc);
+  EXPECT_NE(plc->status, 401) << plc->body;
+  EXPECT_NE(plc->status, 503) << plc->body;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000))
+      << "the did:plc caller waited behind the did:web ones";
+  for (auto& call : stalled) {
+    auto reply = call.get();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 502) << reply->body;
+  }
+}
+
+TEST(ServiceAuthTest, OneAddressGetsAtMostItsShareOfTheWaitingPlaces) {
+  SilentHost host;
+  app::Config config;
+  config.service_did = "did:web:atipay.test";
+  config.dev_allow_http_did_web = true;
+  config.did_resolve_timeout_ms = 1500;
+  config.auth_max_waiting = 4;
+  config.auth_max_waiting_per_address = 2;
+  auto created = app::ServiceAuth::Create(config);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  std::unique_ptr<app::ServiceAuth> auth = std::move(created).value();
+  xrpc::ServerOptions options = TestServer::DefaultOptions();
+  options.trust_x_forwarded_for = true;  // each call says which client it comes from
+  TestServer server(options, {.clone_auth = xrpc::AuthPolicy::kRequired},
+                    [&](xrpc::Router& router) { auth->Install(router); });
+
+  const std::string port = std::to_string(host.port());
+  // Two DIDs on the silent host; a DID that failed is answered from memory for 30 s, so the
+  // last call names the one not tried yet.
+  auto stall = [&](const std::string& host_name, const std::string& client) {
+    const std::string did = "did:web:" + host_name + "%3A" + port;
+    return std::async(std::launch::async, [&, did, client] {
+      return CallClone(server.port(),
+                       UnsignedToken(did, config.service_did, "com.atiproto.payment.cart.clone"),
+                       client);
+    });
+  };
+  auto first = stall("127.0.0.1", "203.0.113.7");
+  auto second = stall("127.0.0.1", "203.0.113.7");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The same address again: refused at once.
+  auto refused = stall("127.0.0.1", "203.0.113.7").get();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503) << refused->body;
+  EXPECT_EQ(refused->Error(), "NotEnoughResources");
+  EXPECT_NE(refused->Message().find("this address"), std::string::npos) << refused->Message();
+  // Another address still gets its place (and waits for the host, as the first two do).
+  auto other = stall("127.0.0.1", "198.51.100.9").get();
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 502) << other->body;
+  for (auto* call : {&first, &second}) {
+    auto reply = call->get();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 502) << reply->body;
+  }
+  // Places are given back: the first address may wait again.
+  auto again = stall("localhost", "203.0.113.7").get();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 502) << again->body;
+}
+
 // The value of an unlabelled sample in Prometheus text.
 std::optional<double> Sample(const std::string& text, const std::string& name) {
   std::istringstream lines(text);
@@ -122,18 +255,10 @@ std::optional<double> Sample(const std::string& text, const std::string& name) {
 }
 
 TEST(ServiceAuthTest, MetricsShowTheReplayCacheAndDidResolution) {
-  char dir_template[] = "/tmp/atipay-auth-metrics-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir_template), nullptr);
-  const std::string dir = dir_template;
-  devid::NewIdentityOptions options;
-  options.handle = "alice.test";
-  auto alice = devid::NewIdentity(options);
-  ASSERT_TRUE(alice.ok()) << alice.error().message;
-  ASSERT_EQ(devid::WriteDidDocument(dir, *alice), "");
-
+  DevIdentity alice;
   app::Config config;
   config.service_did = "did:web:atipay.test";
-  config.dev_did_dir = dir;
+  config.dev_did_dir = alice.dir();
   config.auth_replay_cache_size = 4096;
   auto created = app::ServiceAuth::Create(config);
   ASSERT_TRUE(created.ok()) << created.error().message;
@@ -154,17 +279,12 @@ TEST(ServiceAuthTest, MetricsShowTheReplayCacheAndDidResolution) {
   const double idle_bytes = Sample(before, "atipay_auth_replay_bytes").value_or(-1);
   EXPECT_GE(idle_bytes, 0);
 
-  const std::string body = "{\"uri\":\"" + std::string(testing::kCart0) + "\"}";
-  auto call = [&](const std::string& token) {
-    return Fetch(server.port(), "POST", testing::kCloneTarget, body,
-                 {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}});
-  };
-  const std::string lxm = "com.atiproto.payment.cart.clone";
-  const std::string first = devid::MintToken(*alice, config.service_did, lxm);
+  auto call = [&](const std::string& token) { return CallClone(server.port(), token); };
+  const std::string first = alice.Token(config.service_did);
   auto accepted = call(first);
   ASSERT_TRUE(accepted);
   EXPECT_NE(accepted->status, 401) << accepted->body;
-  auto another = call(devid::MintToken(*alice, config.service_did, lxm));
+  auto another = call(alice.Token(config.service_did));
   ASSERT_TRUE(another);
   EXPECT_NE(another->status, 401) << another->body;
   auto replayed = call(first);
@@ -178,7 +298,6 @@ TEST(ServiceAuthTest, MetricsShowTheReplayCacheAndDidResolution) {
   EXPECT_EQ(Sample(after, "atipay_identity_fetches_total"), 1);
   EXPECT_EQ(Sample(after, "atipay_auth_replay_full_total"), 0);
   EXPECT_EQ(Sample(after, "atipay_auth_resolving"), 0);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
