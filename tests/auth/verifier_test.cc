@@ -539,12 +539,14 @@ void CheckAgainstModel(std::int64_t horizon, std::int64_t lifetime, std::uint32_
       ASSERT_LT(expires_at, latest) << "step " << i;
       ASSERT_LT(now, latest) << "step " << i;
     } else if (o == Outcome::kReplay) {
-      // Allowed only shortly after it expired (refusing an expired pair is safe: its token
-      // fails `exp` anyway): within a (coarse) wheel slot, plus one second when the clock has
-      // stepped back and forth around the slot boundary (seen about once in 15 runs, as shard
-      // placement depends on the cache's random hash key).
+      // Allowed only shortly after it expired (refusing a token seen before is safe): within a
+      // (coarse) wheel slot, plus one second around the slot boundary. And when the clock has
+      // stepped back, a shard nothing touched since has only been brought up to `now`, not to
+      // `latest`, so its pairs that expired in between are still there (the cache keeps time
+      // per shard); this is rare, as each shard sees about 3 tokens a second here, and depends
+      // on shard placement, which the cache's random hash key decides.
       ASSERT_NE(it, model.end()) << "step " << i;
-      ASSERT_LE(latest - it->second, horizon / 4096 + 2) << "step " << i;
+      ASSERT_LE(latest - it->second, (latest - now) + horizon / 4096 + 2) << "step " << i;
     } else {
       ASSERT_EQ(o, Outcome::kFresh) << "step " << i;
       model[jti] = expires_at;
