@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 
@@ -61,6 +62,7 @@ ServiceAuth::~ServiceAuth() {
 std::optional<xrpc::XrpcError> ServiceAuth::Admit(Lane& lane, const std::string& address) {
   if (lane.waiting.fetch_add(1) >= max_waiting_) {
     lane.waiting.fetch_sub(1);
+    lane.refused_full.fetch_add(1, std::memory_order_relaxed);
     return xrpc::XrpcError{503, "NotEnoughResources",
                            "too many callers are waiting for their DID to be resolved; retry"};
   }
@@ -69,6 +71,7 @@ std::optional<xrpc::XrpcError> ServiceAuth::Admit(Lane& lane, const std::string&
   if (mine >= max_waiting_per_address_) {
     if (mine == 0) waiting_by_address_.erase(address);
     lane.waiting.fetch_sub(1);
+    lane.refused_address.fetch_add(1, std::memory_order_relaxed);
     return xrpc::XrpcError{503, "NotEnoughResources",
                            "too many calls from this address are waiting for their DID to be "
                            "resolved; retry"};
@@ -105,9 +108,22 @@ std::string ServiceAuth::Metrics() const {
   add("atipay_auth_replay_issuer_full_total", "counter",
       "Fresh tokens refused with 429 because their issuer held --auth-replay-per-issuer ids.",
       replay.issuer_rejections());
-  const std::int64_t waiting = plc_.waiting.load() + web_.waiting.load();
-  add("atipay_auth_resolving", "gauge", "Calls waiting for their caller's DID to be resolved.",
-      static_cast<std::uint64_t>(std::max<std::int64_t>(0, waiting)));
+  // Per lane: a did:web flood shows apart from did:plc traffic.
+  out += "# HELP atipay_auth_resolving Calls waiting for their caller's DID to be resolved.\n"
+         "# TYPE atipay_auth_resolving gauge\n";
+  for (const auto& [name, lane] : {std::pair{"plc", &plc_}, std::pair{"web", &web_}}) {
+    out += std::string("atipay_auth_resolving{lane=\"") + name + "\"} " +
+           std::to_string(std::max<std::int64_t>(0, lane->waiting.load())) + "\n";
+  }
+  out += "# HELP atipay_auth_resolve_refused_total Calls refused with 503 rather than wait for "
+         "a DID: their lane was full, or their address had its share.\n"
+         "# TYPE atipay_auth_resolve_refused_total counter\n";
+  for (const auto& [name, lane] : {std::pair{"plc", &plc_}, std::pair{"web", &web_}}) {
+    out += std::string("atipay_auth_resolve_refused_total{lane=\"") + name +
+           "\",reason=\"full\"} " + std::to_string(lane->refused_full.load()) + "\n";
+    out += std::string("atipay_auth_resolve_refused_total{lane=\"") + name +
+           "\",reason=\"address\"} " + std::to_string(lane->refused_address.load()) + "\n";
+  }
   add("atipay_identity_cache_entries", "gauge", "DID documents cached.", resolver_->size());
   add("atipay_identity_fetches_total", "counter", "DID documents fetched (PLC, did:web, files).",
       resolver_->fetch_count());

@@ -44,6 +44,8 @@ class ServiceAuth {
     explicit Lane(std::size_t threads) : pool(threads) {}
     boost::asio::thread_pool pool;
     std::atomic<std::int64_t> waiting{0};
+    std::atomic<std::uint64_t> refused_full{0};     // the lane had max_waiting_ calls
+    std::atomic<std::uint64_t> refused_address{0};  // the address had its share
   };
 
   ServiceAuth() = default;

@@ -70,6 +70,15 @@ std::string UnsignedToken(const std::string& iss, const std::string& aud, std::s
          lex::EncodeBase64Url(std::string(64, '\x01'));
 }
 
+// The value of one series (name and labels, as written) in Prometheus text.
+std::optional<double> Sample(const std::string& text, const std::string& name) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return std::nullopt;
+}
+
 TEST(ServiceAuthTest, CallsWaitingForTheirDidAreCappedAndTheRestGet503) {
   SilentHost host;
   app::Config config;
@@ -101,6 +110,10 @@ TEST(ServiceAuthTest, CallsWaitingForTheirDidAreCappedAndTheRestGet503) {
   EXPECT_EQ(second->Error(), "NotEnoughResources");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000))
       << "refused at once, not after waiting its turn";
+  auto metrics = Fetch(server.port(), "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolve_refused_total{lane="web",reason="full"})"),
+            1);
 
   auto stalled = first.get();
   ASSERT_TRUE(stalled);
@@ -230,6 +243,15 @@ TEST(ServiceAuthTest, OneAddressGetsAtMostItsShareOfTheWaitingPlaces) {
   EXPECT_EQ(refused->status, 503) << refused->body;
   EXPECT_EQ(refused->Error(), "NotEnoughResources");
   EXPECT_NE(refused->Message().find("this address"), std::string::npos) << refused->Message();
+  {
+    auto metrics = Fetch(server.port(), "GET", "/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolving{lane="web"})"), 2);
+    EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolve_refused_total{lane="web",reason="address"})"),
+              1);
+    EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolve_refused_total{lane="web",reason="full"})"),
+              0);
+  }
   // Another address still gets its place (and waits for the host, as the first two do).
   auto other = stall("127.0.0.1", "198.51.100.9").get();
   ASSERT_TRUE(other);
@@ -243,15 +265,6 @@ TEST(ServiceAuthTest, OneAddressGetsAtMostItsShareOfTheWaitingPlaces) {
   auto again = stall("localhost", "203.0.113.7").get();
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 502) << again->body;
-}
-
-// The value of an unlabelled sample in Prometheus text.
-std::optional<double> Sample(const std::string& text, const std::string& name) {
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-  }
-  return std::nullopt;
 }
 
 TEST(ServiceAuthTest, MetricsShowTheReplayCacheAndDidResolution) {
@@ -275,7 +288,8 @@ TEST(ServiceAuthTest, MetricsShowTheReplayCacheAndDidResolution) {
   EXPECT_EQ(Sample(before, "atipay_auth_replay_capacity"), 4096);
   EXPECT_EQ(Sample(before, "atipay_identity_cache_entries"), 0);
   EXPECT_EQ(Sample(before, "atipay_identity_fetches_total"), 0);
-  EXPECT_EQ(Sample(before, "atipay_auth_resolving"), 0);
+  EXPECT_EQ(Sample(before, R"(atipay_auth_resolving{lane="plc"})"), 0);
+  EXPECT_EQ(Sample(before, R"(atipay_auth_resolving{lane="web"})"), 0);
   const double idle_bytes = Sample(before, "atipay_auth_replay_bytes").value_or(-1);
   EXPECT_GE(idle_bytes, 0);
 
@@ -297,7 +311,7 @@ TEST(ServiceAuthTest, MetricsShowTheReplayCacheAndDidResolution) {
   EXPECT_EQ(Sample(after, "atipay_identity_cache_entries"), 1);
   EXPECT_EQ(Sample(after, "atipay_identity_fetches_total"), 1);
   EXPECT_EQ(Sample(after, "atipay_auth_replay_full_total"), 0);
-  EXPECT_EQ(Sample(after, "atipay_auth_resolving"), 0);
+  EXPECT_EQ(Sample(after, R"(atipay_auth_resolving{lane="plc"})"), 0);
 }
 
 }  // namespace
