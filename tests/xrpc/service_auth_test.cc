@@ -79,55 +79,6 @@ std::optional<double> Sample(const std::string& text, const std::string& name) {
   return std::nullopt;
 }
 
-TEST(ServiceAuthTest, CallsWaitingForTheirDidAreCappedAndTheRestGet503) {
-  SilentHost host;
-  app::Config config;
-  config.service_did = "did:web:atipay.test";
-  config.dev_allow_http_did_web = true;  // a did:web on 127.0.0.1 over http
-  config.did_resolve_timeout_ms = 1500;
-  config.auth_max_waiting = 1;
-  auto created = app::ServiceAuth::Create(config);
-  ASSERT_TRUE(created.ok()) << created.error().message;
-  std::unique_ptr<app::ServiceAuth> auth = std::move(created).value();
-  TestServer server(TestServer::DefaultOptions(), {.clone_auth = xrpc::AuthPolicy::kRequired},
-                    [&](xrpc::Router& router) { auth->Install(router); });
-
-  const std::string body = "{\"uri\":\"" + std::string(testing::kCart0) + "\"}";
-  auto call = [&](const std::string& iss) {
-    return Fetch(server.port(), "POST", testing::kCloneTarget, body,
-                 {{"Content-Type", "application/json"},
-                  {"Authorization", "Bearer " + UnsignedToken(iss, config.service_did,
-                                                              "com.atiproto.payment.cart.clone")}});
-  };
-  const std::string port = std::to_string(host.port());
-  auto first = std::async(std::launch::async, [&] { return call("did:web:127.0.0.1%3A" + port); });
-  // Until the first call's resolution gives up, it holds the one waiting place.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const auto start = std::chrono::steady_clock::now();
-  auto second = call("did:web:localhost%3A" + port);
-  ASSERT_TRUE(second);
-  EXPECT_EQ(second->status, 503) << second->body;
-  EXPECT_EQ(second->Error(), "NotEnoughResources");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000))
-      << "refused at once, not after waiting its turn";
-  auto metrics = Fetch(server.port(), "GET", "/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolve_refused_total{lane="web",reason="full"})"),
-            1);
-
-  auto stalled = first.get();
-  ASSERT_TRUE(stalled);
-  EXPECT_EQ(stalled->status, 502) << stalled->body;
-  EXPECT_EQ(stalled->Error(), "UpstreamFailure");
-  // The DID alone: nothing of what happened at the host (a timeout, here).
-  EXPECT_EQ(stalled->Message(), "could not resolve iss did: did:web:127.0.0.1%3A" + port);
-
-  // The place is free again: the next caller is resolved (and fails, from memory, at once).
-  auto again = call("did:web:127.0.0.1%3A" + port);
-  ASSERT_TRUE(again);
-  EXPECT_EQ(again->status, 502);
-}
-
 // A did:plc identity whose document sits in a fresh dev DID directory (removed at the end).
 class DevIdentity {
  public:
@@ -159,10 +110,77 @@ class DevIdentity {
 std::optional<testing::Reply> CallClone(std::uint16_t port, const std::string& token,
                                         const std::string& client = "") {
   const std::string body = "{\"uri\":\"" + std::string(testing::kCart0) + "\"}";
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
+  std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"},
+                                                              {"Authorization", "Bearer " + token}};
   if (!client.empty()) headers.emplace_back("X-Forwarded-For", client);
   return Fetch(port, "POST", testing::kCloneTarget, body, headers);
+}
+
+// A test server whose clone method requires service auth, with atipay-server's ServiceAuth
+// built from `config` installed on it.
+class AuthedServer {
+ public:
+  explicit AuthedServer(const app::Config& config,
+                        xrpc::ServerOptions options = TestServer::DefaultOptions()) {
+    auto created = app::ServiceAuth::Create(config);
+    if (!created.ok()) {
+      ADD_FAILURE() << created.error().message;
+      return;
+    }
+    auth_ = std::move(created).value();
+    server_ = std::make_unique<TestServer>(
+        options, testing::FakeServiceOptions{.clone_auth = xrpc::AuthPolicy::kRequired},
+        [this](xrpc::Router& router) { auth_->Install(router); });
+  }
+  bool ok() const { return server_ != nullptr; }
+  std::uint16_t port() const { return server_->port(); }
+
+ private:
+  std::unique_ptr<app::ServiceAuth> auth_;
+  std::unique_ptr<TestServer> server_;  // stops before auth_ goes
+};
+
+TEST(ServiceAuthTest, CallsWaitingForTheirDidAreCappedAndTheRestGet503) {
+  SilentHost host;
+  app::Config config;
+  config.service_did = "did:web:atipay.test";
+  config.dev_allow_http_did_web = true;  // a did:web on 127.0.0.1 over http
+  config.did_resolve_timeout_ms = 1500;
+  config.auth_max_waiting = 1;
+  AuthedServer server(config);
+  ASSERT_TRUE(server.ok());
+
+  auto call = [&](const std::string& iss) {
+    return CallClone(server.port(),
+                     UnsignedToken(iss, config.service_did, "com.atiproto.payment.cart.clone"));
+  };
+  const std::string port = std::to_string(host.port());
+  auto first = std::async(std::launch::async, [&] { return call("did:web:127.0.0.1%3A" + port); });
+  // Until the first call's resolution gives up, it holds the one waiting place.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  auto second = call("did:web:localhost%3A" + port);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503) << second->body;
+  EXPECT_EQ(second->Error(), "NotEnoughResources");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000))
+      << "refused at once, not after waiting its turn";
+  auto metrics = Fetch(server.port(), "GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolve_refused_total{lane="web",reason="full"})"),
+            1);
+
+  auto stalled = first.get();
+  ASSERT_TRUE(stalled);
+  EXPECT_EQ(stalled->status, 502) << stalled->body;
+  EXPECT_EQ(stalled->Error(), "UpstreamFailure");
+  // The DID alone: nothing of what happened at the host (a timeout, here).
+  EXPECT_EQ(stalled->Message(), "could not resolve iss did: did:web:127.0.0.1%3A" + port);
+
+  // The place is free again: the next caller is resolved (and fails, from memory, at once).
+  auto again = call("did:web:127.0.0.1%3A" + port);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 502);
 }
 
 TEST(ServiceAuthTest, ASilentDidWebHostDoesNotHoldUpDidPlcCallers) {
@@ -173,11 +191,8 @@ TEST(ServiceAuthTest, ASilentDidWebHostDoesNotHoldUpDidPlcCallers) {
   config.dev_did_dir = alice.dir();
   config.dev_allow_http_did_web = true;
   config.did_resolve_timeout_ms = 2000;
-  auto created = app::ServiceAuth::Create(config);
-  ASSERT_TRUE(created.ok()) << created.error().message;
-  std::unique_ptr<app::ServiceAuth> auth = std::move(created).value();
-  TestServer server(TestServer::DefaultOptions(), {.clone_auth = xrpc::AuthPolicy::kRequired},
-                    [&](xrpc::Router& router) { auth->Install(router); });
+  AuthedServer server(config);
+  ASSERT_TRUE(server.ok());
 
   // More stalled did:web callers than there are threads to resolve them (a call waiting for
   // another's fetch of the same DID holds a thread too).
@@ -215,13 +230,10 @@ TEST(ServiceAuthTest, OneAddressGetsAtMostItsShareOfTheWaitingPlaces) {
   config.did_resolve_timeout_ms = 1500;
   config.auth_max_waiting = 4;
   config.auth_max_waiting_per_address = 2;
-  auto created = app::ServiceAuth::Create(config);
-  ASSERT_TRUE(created.ok()) << created.error().message;
-  std::unique_ptr<app::ServiceAuth> auth = std::move(created).value();
   xrpc::ServerOptions options = TestServer::DefaultOptions();
   options.trust_x_forwarded_for = true;  // each call says which client it comes from
-  TestServer server(options, {.clone_auth = xrpc::AuthPolicy::kRequired},
-                    [&](xrpc::Router& router) { auth->Install(router); });
+  AuthedServer server(config, options);
+  ASSERT_TRUE(server.ok());
 
   const std::string port = std::to_string(host.port());
   // Two DIDs on the silent host; a DID that failed is answered from memory for 30 s, so the
@@ -273,11 +285,8 @@ TEST(ServiceAuthTest, MetricsShowTheReplayCacheAndDidResolution) {
   config.service_did = "did:web:atipay.test";
   config.dev_did_dir = alice.dir();
   config.auth_replay_cache_size = 4096;
-  auto created = app::ServiceAuth::Create(config);
-  ASSERT_TRUE(created.ok()) << created.error().message;
-  std::unique_ptr<app::ServiceAuth> auth = std::move(created).value();
-  TestServer server(TestServer::DefaultOptions(), {.clone_auth = xrpc::AuthPolicy::kRequired},
-                    [&](xrpc::Router& router) { auth->Install(router); });
+  AuthedServer server(config);
+  ASSERT_TRUE(server.ok());
   auto metrics = [&] {
     auto reply = Fetch(server.port(), "GET", "/metrics");
     EXPECT_TRUE(reply && reply->status == 200);
