@@ -88,7 +88,6 @@ class Encoder {
 
  private:
   bool EncodeObject(const json::object& obj, int depth) {
-    if (depth >= kMaxCborDepth) return Fail("data nested too deeply");
     const std::size_t n = obj.size();
     const json::key_value_pair* inline_keys[kInlineKeys];
     std::unique_ptr<const json::key_value_pair*[]> heap_keys;
@@ -104,7 +103,10 @@ class Encoder {
       std::string_view k = kv.key();
       if (!k.empty() && k[0] == '$' && (k == "$link" || k == "$bytes")) special = true;
     }
+    // $link and $bytes encode as a tag or a byte string, leaves that add no depth (as in the
+    // decoder and CheckDataModel): only a real map counts against the limit.
     if (special) return EncodeSpecial(obj);
+    if (depth >= kMaxCborDepth) return Fail("data nested too deeply");
 
     auto less = [](const json::key_value_pair* a, const json::key_value_pair* b) {
       return KeyLess(a->key(), b->key());

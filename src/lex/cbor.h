@@ -18,8 +18,9 @@
 
 namespace atipay::lex {
 
-// Nesting limit for the encoder and decoder. Above the data model's 32 so anything that
-// passes CheckDataModel encodes, yet small enough that recursion is always safe.
+// Nesting limit for the encoder and decoder: arrays and maps count, $link and $bytes (a tag and
+// a byte string) are leaves. Above the data model's 32 so anything that passes CheckDataModel
+// encodes, yet small enough that recursion is always safe.
 inline constexpr int kMaxCborDepth = 64;
 
 // Appends the DAG-CBOR encoding of `v` to `out`. On failure returns false, sets *error (when

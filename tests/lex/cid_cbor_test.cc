@@ -39,9 +39,9 @@ bool Encodes(const json::value& v, std::string* error = nullptr) {
   return EncodeDagCbor(v, out, error);
 }
 
-// Nested single-element arrays around 0: depth `levels`.
-json::value NestedArrays(int levels) {
-  json::value v = 0;
+// Nested single-element arrays around `leaf` (0 by default): depth `levels`.
+json::value NestedArrays(int levels, json::value leaf = 0) {
+  json::value v = std::move(leaf);
   for (int i = 0; i < levels; ++i) {
     json::array a;
     a.push_back(std::move(v));
@@ -318,6 +318,21 @@ TEST(DagCbor, DepthIsBoundedNotRecursedWithoutLimit) {
   EXPECT_FALSE(Encodes(NestedArrays(5000)));
 }
 
+// $link and $bytes are leaves (a tag and a byte string, as CheckDataModel and the decoder
+// treat them), not maps: at the deepest level they encode like any scalar. The fuzzer found
+// the encoder counting them as maps, so the decoder accepted what could not be re-encoded.
+TEST(DagCbor, LinksAndBytesAddNoDepth) {
+  const auto bytes = json::parse(R"({"$bytes":"AQID"})");
+  const json::value link = {{"$link", kHelloRawCid}};
+  std::string error;
+  EXPECT_TRUE(Encodes(NestedArrays(kMaxCborDepth, bytes), &error)) << error;
+  EXPECT_TRUE(Encodes(NestedArrays(kMaxCborDepth, link), &error)) << error;
+  EXPECT_FALSE(Encodes(NestedArrays(kMaxCborDepth + 1, bytes)));
+  // A real map at that level is one too deep.
+  EXPECT_FALSE(Encodes(NestedArrays(kMaxCborDepth, json::parse(R"({"a":1})"))));
+  EXPECT_TRUE(Encodes(NestedArrays(kMaxCborDepth - 1, json::parse(R"({"a":1})"))));
+}
+
 TEST(DagCbor, ComputeRecordCidReportsFailure) {
   std::string error;
   EXPECT_EQ(ComputeRecordCid(json::parse(R"({"a":1.5})"), &error), "");
@@ -411,6 +426,24 @@ TEST(DagCborDecode, DepthLimit) {
   std::string very_deep(100000, '\x81');
   very_deep.push_back('\0');
   EXPECT_FALSE(DecodeDagCbor(very_deep));
+}
+
+// Whatever the decoder accepts at the depth limit re-encodes: a byte string or a CID there is
+// a leaf (tests/fuzz/corpus/cbor/ keeps the fuzzer's input).
+TEST(DagCborDecode, LeavesAtTheDepthLimitRoundTrip) {
+  const std::string arrays(static_cast<std::size_t>(kMaxCborDepth), '\x81');
+  const std::string link = Hex("d82a5825" "00" + EncodeHex(ComputeRawCid("hello").bytes()));
+  for (const std::string& leaf : {Hex("40"), Hex("43010203"), link}) {
+    const std::string cbor = arrays + leaf;
+    auto decoded = DecodeDagCbor(cbor);
+    ASSERT_TRUE(decoded) << decoded.error().message;
+    std::string again;
+    std::string error;
+    ASSERT_TRUE(EncodeDagCbor(*decoded, again, &error)) << error;
+    EXPECT_EQ(EncodeHex(again), EncodeHex(cbor));
+  }
+  // One level deeper, a map: rejected both ways.
+  EXPECT_FALSE(DecodeDagCbor(arrays + Hex("a0")));
 }
 
 // Mutated and truncated fixtures: the decoder must never crash, every prefix must fail, and
