@@ -9,8 +9,6 @@
 #include <boost/json.hpp>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
 #include <future>
 #include <optional>
 #include <sstream>
@@ -22,6 +20,7 @@
 #include "app/config.h"
 #include "app/service_auth.h"
 #include "lex/encoding.h"
+#include "support/temp_dir.h"
 #include "tests/xrpc/test_support.h"
 #include "tools/devid/devid.h"
 
@@ -82,10 +81,7 @@ std::optional<double> Sample(const std::string& text, const std::string& name) {
 // A did:plc identity whose document sits in a fresh dev DID directory (removed at the end).
 class DevIdentity {
  public:
-  DevIdentity() {
-    char dir_template[] = "/tmp/atipay-service-auth-XXXXXX";
-    if (::mkdtemp(dir_template) == nullptr) ADD_FAILURE() << "mkdtemp";
-    dir_ = dir_template;
+  DevIdentity() : dir_("atipay-service-auth") {
     devid::NewIdentityOptions options;
     options.handle = "alice.test";
     auto identity = devid::NewIdentity(options);
@@ -94,16 +90,15 @@ class DevIdentity {
       return;
     }
     identity_.emplace(std::move(identity).value());
-    EXPECT_EQ(devid::WriteDidDocument(dir_, *identity_), "");
+    EXPECT_EQ(devid::WriteDidDocument(dir(), *identity_), "");
   }
-  ~DevIdentity() { std::filesystem::remove_all(dir_); }
-  const std::string& dir() const { return dir_; }
+  std::string dir() const { return dir_.path().string(); }
   std::string Token(const std::string& aud) const {
     return identity_ ? devid::MintToken(*identity_, aud, "com.atiproto.payment.cart.clone") : "";
   }
 
  private:
-  std::string dir_;
+  test_support::TempDir dir_;
   std::optional<devid::Identity> identity_;
 };
 
