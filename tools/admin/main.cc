@@ -49,9 +49,9 @@ Usage:
       also does this periodically).
   atipay-admin --db PATH check
       Runs SQLite's integrity_check on the file, then audits every cart and line: CIDs
-      match the records kept, a cart's lines exist, say
-      they are in it, share its currency and add up to its total, statuses agree with
-      payments, and a line that names a cart is listed by it. Prints each problem found.
+      match the records kept, a cart's lines exist, say they are in it, share its currency
+      and add up to its total, statuses agree with payments, and a line that names a cart
+      is listed by it. Prints each problem found.
   atipay-admin --db PATH reconcile DID [--plc-url URL] [--dev-did-dir DIR]
       Compares the user's repo (com.atproto.repo.listRecords on their PDS, found through
       their DID document) with what we keep for them, and prints each difference:
