@@ -436,8 +436,12 @@ class Session : public std::enable_shared_from_this<Session> {
     meta_.http_method = std::string(request.method_string());
     meta_.remote = remote_;
     if (options().trust_x_forwarded_for) {
-      // The last entry is the one our proxy added; the ones before it, the client wrote.
-      std::string_view forwarded = request["X-Forwarded-For"];
+      // The last entry is the one our proxy added; the ones before it, the client wrote. A proxy
+      // may add its entry as a line of its own, after the client's: the lines are one list.
+      std::string_view forwarded;
+      for (auto [it, end] = request.equal_range("X-Forwarded-For"); it != end; ++it) {
+        forwarded = it->value();
+      }
       std::string_view last = forwarded.substr(forwarded.rfind(',') + 1);
       while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
       while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);

@@ -308,6 +308,27 @@ TEST(XrpcRateLimit, ForwardedForOnlyWhenTrustedAndOnlyItsLastEntry) {
   }
 }
 
+TEST(XrpcRateLimit, ForwardedForSpreadOverSeveralHeaderLinesCountsTheLastLine) {
+  // A proxy may add its entry as a header line of its own (HAProxy's `option forwardfor` does)
+  // after the one the client sent: the lines are one list (RFC 9110 §5.3), whose last entry is
+  // the proxy's. The client's own line must not name its address.
+  auto get = [](std::uint16_t port, std::string client_line, std::string proxy_line) {
+    return Fetch(
+        port, "GET", "/xrpc/com.atiproto.repo.item.count", std::nullopt,
+        {{"X-Forwarded-For", std::move(client_line)}, {"X-Forwarded-For", std::move(proxy_line)}});
+  };
+  xrpc::ServerOptions options = WithLimits(Limits({1, 60s}, {}));
+  options.trust_x_forwarded_for = true;
+  TestServer server(options);
+  auto first = get(server.port(), "198.51.100.1", "203.0.113.1");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  // The same client (as the proxy saw it) naming another address in its own line.
+  auto spoofed = get(server.port(), "198.51.100.2", "203.0.113.1");
+  ASSERT_TRUE(spoofed);
+  EXPECT_EQ(spoofed->status, 429);
+}
+
 TEST(XrpcRateLimit, NoneByDefault) {
   TestServer server;
   auto reply = Count(server.port());
