@@ -319,6 +319,13 @@ class Session : public std::enable_shared_from_this<Session> {
       beast::error_code ec;
       std::size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
+      // RFC 9112 §6.3: a request's Transfer-Encoding must end in chunked, or where its body ends
+      // cannot be known. Beast takes such a request as bodiless (or goes by Content-Length), and
+      // the body would be read as the next request: 400, and close.
+      if (parser_->is_header_done() && !parser_->chunked() &&
+          parser_->get().find(http::field::transfer_encoding) != parser_->get().end()) {
+        ec = http::error::bad_transfer_encoding;
+      }
       if (ec == http::error::need_more) break;
       if (ec) {
         OnParseError(ec);

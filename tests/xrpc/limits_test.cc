@@ -171,5 +171,32 @@ TEST(XrpcLimits, MalformedRequestsNeverCrashOrHang) {
   EXPECT_EQ(health->status, 200);
 }
 
+TEST(XrpcLimits, TransferEncodingThatDoesNotEndInChunkedIs400AndCloses) {
+  // RFC 9112 §6.3: where such a body ends cannot be known; read as no body, it would be taken
+  // for the next request (here, one to _health), a way to slip a request past a proxy.
+  TestServer server;
+  const std::string smuggled = "GET /xrpc/_health HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::vector<std::string> codings = {
+      "gzip", "chunked, gzip", "identity",
+      "gzip\r\nContent-Length: " + std::to_string(smuggled.size())};
+  for (const std::string& coding : codings) {
+    Client client(server.port(), milliseconds(2000));
+    ASSERT_TRUE(
+        client.SendRaw("GET /xrpc/com.atiproto.repo.item.count HTTP/1.1\r\nHost: x\r\n"
+                       "Transfer-Encoding: " +
+                       coding + "\r\n\r\n" + smuggled));
+    auto reply = client.Read();
+    ASSERT_TRUE(reply) << coding;
+    EXPECT_EQ(reply->status, 400) << coding;
+    EXPECT_EQ(reply->Error(), "InvalidRequest") << coding;
+    EXPECT_EQ(reply->raw[boost::beast::http::field::connection], "close") << coding;
+    EXPECT_FALSE(client.Read()) << coding << ": the body was answered as a request";
+  }
+  // Properly framed requests are still served.
+  auto health = Fetch(server.port(), "GET", "/xrpc/_health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 }  // namespace
 }  // namespace atipay::testing
