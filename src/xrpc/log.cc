@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "lex/text.h"
+
 namespace atipay::xrpc {
 namespace {
 constexpr std::size_t kFlushBytes = 64 * 1024;
@@ -10,6 +12,12 @@ constexpr auto kFlushInterval = std::chrono::milliseconds(200);
 
 void AppendJsonEscaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // A request target may hold bytes that are not UTF-8; the line must stay JSON (UTF-8).
+  std::string repaired;
+  if (!lex::IsValidUtf8(s)) {
+    repaired = lex::ToValidUtf8(s);
+    s = repaired;
+  }
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
     if (c == '"' || c == '\\') {

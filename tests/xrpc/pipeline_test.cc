@@ -473,5 +473,29 @@ TEST(XrpcService, AccessLogLines) {
   EXPECT_FALSE(lines[1].contains("did"));
 }
 
+TEST(XrpcService, AccessLogLinesStayJsonWhateverThePathHolds) {
+  char path[] = "/tmp/atipay_access_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  {
+    auto options = TestServer::DefaultOptions();
+    options.access_log = path;
+    TestServer server(options);
+    // Bytes that are not UTF-8 in the target: the line must still be JSON (which is UTF-8).
+    auto reply = Fetch(server.port(), "GET", "/\xff\xfe/x");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 404);
+  }
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  std::remove(path);
+  json::error_code ec;
+  json::value entry = json::parse(line, ec);
+  ASSERT_FALSE(ec) << line;
+  EXPECT_EQ(entry.at("path"), "/\xEF\xBF\xBD\xEF\xBF\xBD/x");
+}
+
 }  // namespace
 }  // namespace atipay::testing
