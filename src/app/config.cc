@@ -293,6 +293,15 @@ std::optional<std::string> LoadConfig(const std::vector<std::string>& args, Conf
   if (help_text != nullptr) *help_text = flags.Help("atipay-server");
   if (auto error = flags.Parse(args, getenv)) return error;
   if (auto error = ParseHostPort(config.listen, config.host, config.port)) return error;
+  if (!config.service_did.empty() && !lex::IsValidDid(config.service_did)) {
+    return "--service-did \"" + config.service_did +
+           "\" is not a DID (e.g. did:web:pay.example.com)";
+  }
+  if (config.service_did.empty() && config.host.find(':') != std::string::npos) {
+    // did:web names a host by domain or IPv4 address; an IPv6 literal cannot be spelled in it.
+    return "--listen on an IPv6 address needs --service-did (did:web cannot name \"" + config.host +
+           "\")";
+  }
   if (config.port != 0) ApplyBoundPort(config, config.port);
   if (config.db_synchronous != "FULL" && config.db_synchronous != "NORMAL") {
     return "--db-synchronous must be FULL or NORMAL";

@@ -772,6 +772,9 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
+  // Armed before the session is made: should making it throw (out of memory), the exception
+  // reaches the loop's catch and we still accept the next connection.
+  DoAccept();
   if (static_cast<std::size_t>(metrics_.open_connections.load()) >= options_.max_connections) {
     metrics_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
     beast::error_code ignored;
@@ -783,11 +786,12 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
         endpoint_ec ? std::string()
                     : AddressText(remote.address()) + ":" + std::to_string(remote.port());
     socket.set_option(tcp::no_delay(true), endpoint_ec);
+    auto session = std::make_shared<Session>(*this, std::move(socket), std::move(remote_text));
+    // Counted once the session exists: its destructor gives the place back.
     metrics_.open_connections.fetch_add(1, std::memory_order_relaxed);
     metrics_.connections_total.fetch_add(1, std::memory_order_relaxed);
-    std::make_shared<Session>(*this, std::move(socket), std::move(remote_text))->Start();
+    session->Start();
   }
-  DoAccept();
 }
 
 void Server::Impl::Sweep() {

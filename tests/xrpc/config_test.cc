@@ -54,9 +54,16 @@ TEST(AppConfig, DerivedDidFollowsTheListenAddress) {
   EXPECT_EQ(config.service_did, "did:web:localhost%3A8787");
   EXPECT_EQ(config.public_url, "http://localhost:8787");
   Config v6;
-  ASSERT_FALSE(LoadConfig({"--listen", "[::1]:2585"}, v6, Env({})));
+  ASSERT_FALSE(LoadConfig({"--listen", "[::1]:2585", "--service-did", "did:web:pay.example.com"},
+                          v6, Env({})));
   EXPECT_EQ(v6.host, "::1");
   EXPECT_EQ(v6.public_url, "http://[::1]:2585");
+  // did:web cannot spell an IPv6 literal ("did:web:[%3A%3A1]%3A2585" is not a DID): the
+  // operator names the service.
+  Config v6_without_did;
+  auto error = LoadConfig({"--listen", "[::1]:2585"}, v6_without_did, Env({}));
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->find("--service-did"), std::string::npos) << *error;
   Config no_host;
   ASSERT_FALSE(LoadConfig({"--listen", ":2586"}, no_host, Env({})));
   EXPECT_EQ(no_host.service_did, "did:web:127.0.0.1%3A2586");
@@ -98,6 +105,12 @@ TEST(AppConfig, Errors) {
   EXPECT_TRUE(LoadConfig({"--db"}, e, Env({})));
   Config f;
   EXPECT_TRUE(LoadConfig({}, f, Env({{"ATIPAY_VALIDATE_OUTPUT", "maybe"}})));
+  // Every token's aud is compared with it: a typo would refuse every call.
+  for (const char* not_a_did :
+       {"pay.example.com", "did:web:", "did:web:pay.example.com#payments", "web:pay.example.com"}) {
+    Config g;
+    EXPECT_TRUE(LoadConfig({"--service-did", not_a_did}, g, Env({}))) << not_a_did;
+  }
   // A cart's lines and the cart itself must fit in one clone's workflow (10 rounds of 50).
   Config g;
   EXPECT_TRUE(LoadConfig({"--max-cart-lines", "500"}, g, Env({})));
