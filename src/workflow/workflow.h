@@ -113,7 +113,10 @@ inline constexpr std::string_view kStoreUnavailable = "StoreUnavailable";
 
 struct Options {
   std::int64_t ttl_us = 3600LL * 1000000;  // how long a pending workflow waits for callbacks
-  int max_rounds = 10;                     // the agent's own cap is 10 batches
+  // Rounds of writes. The agent makes at most 10 calls (maxWorkflowSteps): the first and a
+  // callback after each batch but the 10th, after which it stops. The last round's callback
+  // (which commits, or answers with the rollback) must be one of them: 9 rounds at most.
+  int max_rounds = 9;
   std::size_t max_writes_per_round = 50;
   // Pending plans kept decoded in memory (by their encoded size), so that a callback need not
   // parse its plan back from the store; 0 turns the cache off. The store stays the truth.

@@ -409,6 +409,25 @@ TEST_F(CartFlowTest, TooManyRoundsIsRefusedUpFront) {
   EXPECT_EQ(ok.rounds, 5);
 }
 
+// The agent makes at most 10 calls (maxWorkflowSteps): the first, then a callback after each
+// batch of writes. A plan of 10 rounds would have it write every record and stop before the last
+// callback, leaving them all in the repo and none stored. The largest plan taken must finish.
+TEST_F(CartFlowTest, TheLargestPlanTakenFinishesWithinTheAgentsCap) {
+  Stop();
+  options_.workflow.max_writes_per_round = 1;
+  Boot();
+  const int max_rounds = workflow::Options{}.max_rounds;
+  // max_rounds - 1 lines: the clone is max_rounds writes, one a round.
+  std::string cart(NewItem(kAlice, 100).at("cartUri").as_string());
+  for (int i = 1; i < max_rounds - 1; ++i) NewItem(kAlice, 100, cart);
+  Pay(cart, PaymentOutcome::kCompleted);
+  const std::size_t carts = CartCount(kAlice);
+  RunResult r = Run(kAlice, kClone, {{"uri", cart}});  // the agent's default cap, 10
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(CartCount(kAlice), carts + 1);
+  ExpectStoreMatchesRepo(std::string(r.output.at("cartUri").as_string()));
+}
+
 TEST_F(CartFlowTest, ConcurrentClonesOfOneCartAllSucceedWithDistinctRecords) {
   std::string cart = CompletedCart(kAlice);
   const std::size_t before = CartCount(kAlice);
