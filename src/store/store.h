@@ -85,7 +85,7 @@ struct WorkflowRow {
   std::string nsid;         // the method it belongs to
   std::string fingerprint;  // hash of the original input (without `workflow`)
   int round = 1;
-  std::string state;        // "pending", "done", "failed"
+  std::string state;        // "pending", "done", "failed", "conflict"
   std::string plan_json;    // what we asked for (names, URIs, CIDs) and what to do next
   std::string result_json;  // the answer given once done/failed (replayed verbatim)
   std::int64_t created_at_us = 0;

@@ -27,6 +27,10 @@ namespace actions = lexicons::com::atiproto::actions;
 constexpr std::string_view kErrorIntent = "error";
 constexpr std::string_view kRollbackIntent = "rollback";
 constexpr std::size_t kMaxRaiseMessage = 1024;
+// The state of a workflow whose last callback was answered with a rollback (a precondition
+// had changed): a repeat of that callback gets the rollback again, as a done one's gets its
+// answer. "failed" is one the agent said failed: no success is taken for it afterwards.
+constexpr std::string_view kConflictState = "conflict";
 
 // A TID followed by random characters: unique without coordination, and increasing, so new
 // workflow rows append to the end of their table's B-tree instead of landing on random pages
@@ -582,7 +586,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
          message = std::move(message)](store::WriteTxn& txn) -> Outcome {
           auto fresh = txn.GetWorkflow(id);
           if (!fresh) return NotFound("workflow " + id + " is unknown or has expired");
-          if (fresh->state == "failed") {
+          if (fresh->state == "failed" || fresh->state == kConflictState) {
             // Replayed error callback: the same answer as the first time.
             if (auto stored = ParseObject(fresh->result_json)) return *stored;
             return Error{"InternalError", "stored answer is unreadable"};
@@ -600,7 +604,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
     done(Mismatch("intent names round " + std::to_string(round) + " of " + std::to_string(rounds)));
     return;
   }
-  if (row->state == "failed") {
+  if (row->state == "failed" || (row->state == kConflictState && round < rounds)) {
     done(Mismatch("workflow " + id + " was rolled back; start again without `workflow`"));
     return;
   }
@@ -633,7 +637,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
         std::move(done));
     return;
   }
-  if (row->state == "done") {
+  if (row->state == "done" || row->state == kConflictState) {
     if (auto stored = ParseObject(row->result_json)) {
       done(std::move(*stored));
     } else {
@@ -648,7 +652,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
       [id, plan_ptr, nsid, now, plans = plans_](store::WriteTxn& txn) -> Outcome {
         auto fresh = txn.GetWorkflow(id);
         if (!fresh) return NotFound("workflow " + id + " is unknown or has expired");
-        if (fresh->state == "done") {
+        if (fresh->state == "done" || fresh->state == kConflictState) {
           if (auto stored = ParseObject(fresh->result_json)) return *stored;
           return Error{"InternalError", "stored answer is unreadable"};
         }
@@ -666,7 +670,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
                 txn, *fresh, all,
                 nsid + ": " + pre.uri + " changed while this workflow ran; its writes were undone",
                 "Conflict");
-            if (auto e = Finish(txn, *fresh, "failed", body, *plan_ptr, *plans)) return *e;
+            if (auto e = Finish(txn, *fresh, kConflictState, body, *plan_ptr, *plans)) return *e;
             return body;
           }
         }

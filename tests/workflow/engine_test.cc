@@ -576,6 +576,28 @@ TEST_F(EngineTest, ChangedPreconditionRollsBackInsteadOfCommitting) {
   EXPECT_EQ(Rows(), 0u);
 }
 
+// The rollback answering a callback can be lost on its way back (through the PDS that proxies
+// the call): the same callback again must get it again, or the writes the agent made stay in
+// the repo. Also when the plan is read back from the store.
+TEST_F(EngineTest, ARepeatedCallbackAfterAConflictGetsTheSameRollback) {
+  store::RecordRow existing = AliceRow("com.atiproto.cart", "3kexistingaaa", "bafyold", "open");
+  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(existing); }).ok());
+  Plan plan = TwoItemsAndCart();
+  plan.preconditions.push_back({existing.uri, "bafyold", "open"});
+  json::object inbound = Agent(Start(std::move(plan)));
+  existing.status = "completed";
+  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.UpdateRecord(existing); }).ok());
+  Outcome first = Continue(inbound);
+  ExpectConflictRollback(first);
+  for (bool restarted : {false, true}) {
+    if (restarted) MakeEngine();
+    Outcome again = Continue(inbound);
+    ASSERT_TRUE(std::holds_alternative<json::object>(again)) << ErrorOf(again).message;
+    EXPECT_EQ(std::get<json::object>(again), std::get<json::object>(first));
+  }
+  EXPECT_EQ(Rows(), 0u);
+}
+
 // A line planned as free (or as in a given cart) that another workflow put in a cart since:
 // same record, same status, another cart. Also when the plan is read back from the store.
 TEST_F(EngineTest, ALineThatMovedToAnotherCartRollsBackInsteadOfCommitting) {
