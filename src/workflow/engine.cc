@@ -497,6 +497,7 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
 
   std::string id;
   int round = 0;
+  bool intent_of_another_method = false;
   if (error_branch) {
     std::optional<std::string> named;
     if (inbound.error && inbound.error->name) named = IdFromName(*inbound.error->name);
@@ -512,10 +513,13 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
     id = std::move(*named);
   } else {
     auto parsed = ParseIntent(inbound.intent);
-    if (!parsed || parsed->kind != IntentKind(nsid)) {
-      done(NotFound("intent \"" + inbound.intent + "\" was not issued by this service for " + nsid));
+    if (!parsed) {
+      done(NotFound("intent \"" + inbound.intent + "\" was not issued by this service"));
       return;
     }
+    // Looked up all the same: one of our workflows sent to another method is a mismatch, as on
+    // the error branch, where only the action names say which workflow it is.
+    intent_of_another_method = parsed->kind != IntentKind(nsid);
     id = std::move(parsed->id);
     round = parsed->round;
   }
@@ -531,6 +535,10 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
   }
   if (auto e = CheckOwner(*row, did, nsid, fingerprint)) {
     done(*e);
+    return;
+  }
+  if (intent_of_another_method) {
+    done(Mismatch("intent \"" + inbound.intent + "\" does not name a workflow of " + nsid));
     return;
   }
   // A finished workflow's row holds a reduced plan; only a pending one can be in the cache.

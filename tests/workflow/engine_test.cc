@@ -118,11 +118,16 @@ class EngineTest : public ::testing::Test {
     return std::holds_alternative<json::object>(o) ? std::get<json::object>(o) : json::object{};
   }
 
-  Outcome Continue(const json::value& inbound_json, std::string did = kAlice,
-                   std::string fp = "fp") {
+  static actions::InboundWorkflow ParseInbound(const json::value& inbound_json) {
     actions::InboundWorkflow inbound;
     lex::Errors errors;
     EXPECT_TRUE(Parse(inbound_json, inbound, lex::Path("workflow"), errors)) << errors.message();
+    return inbound;
+  }
+
+  Outcome Continue(const json::value& inbound_json, std::string did = kAlice,
+                   std::string fp = "fp") {
+    actions::InboundWorkflow inbound = ParseInbound(inbound_json);
     return Wait([&](Done done) {
       engine_->Continue(did, kNsid, fp, inbound, std::move(done));
     });
@@ -419,6 +424,31 @@ TEST_F(EngineTest, CallbackMustComeFromTheSameCallerWithTheSameInput) {
   EXPECT_EQ(ErrorOf(Continue(inbound, kBob)).message, "workflow was not issued to this caller");
   EXPECT_EQ(ErrorOf(Continue(inbound, kAlice, "other-input")).message,
             "input differs from the call that started this workflow");
+  EXPECT_EQ(Rows(), 0u);
+  EXPECT_TRUE(std::holds_alternative<json::object>(Continue(inbound)));
+}
+
+// Ours, but not this method's: a mismatch, whichever branch names the workflow.
+TEST_F(EngineTest, AWorkflowSentToAnotherMethodIsAMismatch) {
+  json::object body = Start(TwoItemsAndCart());
+  const std::string intent(body.at("workflow").at("intent").as_string());
+  json::object inbound = Agent(body);
+  const std::string other = "item.create" + intent.substr(intent.find(':'));
+  ASSERT_NE(other, intent);
+  json::object relabelled = inbound;
+  relabelled["intent"] = other;
+  Error e = ErrorOf(Continue(relabelled));
+  EXPECT_EQ(e.name, kWorkflowMismatch) << e.message;
+  Outcome elsewhere = Wait([&](Done done) {
+    engine_->Continue(std::string(kAlice), "com.atiproto.payment.item.create", "fp",
+                      ParseInbound(inbound), std::move(done));
+  });
+  EXPECT_EQ(ErrorOf(elsewhere).name, kWorkflowMismatch) << ErrorOf(elsewhere).message;
+  Outcome failed_elsewhere = Wait([&](Done done) {
+    engine_->Continue(std::string(kAlice), "com.atiproto.payment.item.create", "fp",
+                      ParseInbound(Agent(body, 2, true)), std::move(done));
+  });
+  EXPECT_EQ(ErrorOf(failed_elsewhere).name, kWorkflowMismatch);
   EXPECT_EQ(Rows(), 0u);
   EXPECT_TRUE(std::holds_alternative<json::object>(Continue(inbound)));
 }
