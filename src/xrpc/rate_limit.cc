@@ -4,6 +4,9 @@
 #include <charconv>
 #include <limits>
 
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/address_v6.hpp>
+
 namespace atipay::xrpc {
 namespace {
 
@@ -172,12 +175,22 @@ std::string RateLimits::RenderMetrics() const {
   return keys + untracked;
 }
 
-std::string_view ClientAddress(std::string_view remote) {
-  if (!remote.empty() && remote.front() == '[') {
-    std::size_t close = remote.find(']');
-    return close == std::string_view::npos ? remote : remote.substr(1, close - 1);
+std::string ClientAddress(std::string_view remote) {
+  if (remote.empty() || remote.front() != '[') {
+    return std::string(remote.substr(0, remote.find(':')));
   }
-  return remote.substr(0, remote.find(':'));
+  std::size_t close = remote.find(']');
+  std::string_view text = close == std::string_view::npos ? remote : remote.substr(1, close - 1);
+  boost::system::error_code bad;
+  auto address = boost::asio::ip::make_address_v6(text, bad);
+  if (bad) return std::string(text);
+  if (address.is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address).to_string();
+  }
+  // One subscriber or host gets a whole /64 to pick addresses from: counted as one client.
+  auto bytes = address.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return boost::asio::ip::make_address_v6(bytes).to_string() + "/64";
 }
 
 }  // namespace atipay::xrpc

@@ -120,9 +120,10 @@ class RateLimits {
       per_method_;
 };
 
-// The address of "1.2.3.4:port", "[v6]:port", "1.2.3.4" or "[v6]" (as a session records the
-// peer): "1.2.3.4" or "v6".
-std::string_view ClientAddress(std::string_view remote);
+// Whom limits count a peer as, from "1.2.3.4:port", "[v6]:port", "1.2.3.4" or "[v6]" (as a
+// session records it): "1.2.3.4" for IPv4 (also IPv4-mapped IPv6), "2001:db8:1:2::/64" for
+// IPv6, whose low 64 bits a client can change at will.
+std::string ClientAddress(std::string_view remote);
 
 }  // namespace atipay::xrpc
 

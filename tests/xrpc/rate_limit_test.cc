@@ -129,10 +129,15 @@ TEST(RateLimit, TightestAndHeaders) {
 
 TEST(RateLimit, ClientAddressOfEveryForm) {
   EXPECT_EQ(xrpc::ClientAddress("127.0.0.1:5555"), "127.0.0.1");
-  EXPECT_EQ(xrpc::ClientAddress("[::1]:5555"), "::1");
-  EXPECT_EQ(xrpc::ClientAddress("[2001:db8::7]"), "2001:db8::7");
   EXPECT_EQ(xrpc::ClientAddress("203.0.113.9"), "203.0.113.9");
   EXPECT_EQ(xrpc::ClientAddress(""), "");
+  // IPv6 by its /64: the rest a client may pick as it likes.
+  EXPECT_EQ(xrpc::ClientAddress("[::1]:5555"), "::/64");
+  EXPECT_EQ(xrpc::ClientAddress("[2001:db8::7]"), "2001:db8::/64");
+  EXPECT_EQ(xrpc::ClientAddress("[2001:db8:1:2:aaaa:bbbb:cccc:dddd]:443"), "2001:db8:1:2::/64");
+  EXPECT_EQ(xrpc::ClientAddress("[2001:db8:1:3::1]:443"), "2001:db8:1:3::/64");
+  EXPECT_EQ(xrpc::ClientAddress("[::ffff:198.51.100.4]:80"), "198.51.100.4");
+  EXPECT_EQ(xrpc::ClientAddress("[not an address]"), "not an address");
 }
 
 xrpc::RateLimitOptions Limits(RateLimit global, RateLimit per_caller,
@@ -327,6 +332,25 @@ TEST(XrpcRateLimit, ForwardedForSpreadOverSeveralHeaderLinesCountsTheLastLine) {
   auto spoofed = get(server.port(), "198.51.100.2", "203.0.113.1");
   ASSERT_TRUE(spoofed);
   EXPECT_EQ(spoofed->status, 429);
+}
+
+TEST(XrpcRateLimit, AddressesOfOneIpv6SlashSixtyFourShareALimit) {
+  auto get = [](std::uint16_t port, const char* address) {
+    return Fetch(port, "GET", "/xrpc/com.atiproto.repo.item.count", std::nullopt,
+                 {{"X-Forwarded-For", address}});
+  };
+  xrpc::ServerOptions options = WithLimits(Limits({1, 60s}, {}));
+  options.trust_x_forwarded_for = true;
+  TestServer server(options);
+  auto first = get(server.port(), "2001:db8:1:2::1");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  auto same_prefix = get(server.port(), "2001:db8:1:2:ffff::9");
+  ASSERT_TRUE(same_prefix);
+  EXPECT_EQ(same_prefix->status, 429) << "a new address from the same /64 is the same client";
+  auto next_prefix = get(server.port(), "2001:db8:1:3::1");
+  ASSERT_TRUE(next_prefix);
+  EXPECT_EQ(next_prefix->status, 200);
 }
 
 TEST(XrpcRateLimit, NoneByDefault) {
