@@ -82,6 +82,9 @@ std::string SnakeCase(std::string_view name) {
 std::string NamespaceSegment(std::string_view segment) {
   std::string out;
   for (char c : segment) out.push_back(IsWordChar(c) ? c : '_');
+  // Generated code names std:: and boost:: unqualified; a namespace of either name around it
+  // would be found first.
+  if (out == "std" || out == "boost") out.push_back('_');
   return Guard(out);
 }
 

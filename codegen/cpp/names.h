@@ -12,7 +12,7 @@ namespace atipay::codegen {
 std::string PascalCase(std::string_view name);
 // "recordUri" -> "record_uri", "cid-link" -> "cid_link", "delete" -> "delete_".
 std::string SnakeCase(std::string_view name);
-// A namespace segment from an NSID segment: keywords and macros get a trailing '_'.
+// A namespace segment from an NSID segment: keywords, macros, std and boost get a trailing '_'.
 std::string NamespaceSegment(std::string_view segment);
 // A C++ string literal with the bytes of `s` (UTF-8 kept, controls escaped).
 std::string StringLiteral(std::string_view s);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "com/example/golden/boost/std.h"
 #include "com/example/golden/getThing.h"
 #include "com/example/golden/post.h"
 #include "com/example/golden/tree.h"
@@ -97,6 +98,20 @@ TEST(Golden, UnknownOpenUnionMembersRoundTripVerbatim) {
   ASSERT_EQ(record.embed->index(), 2u);
   EXPECT_EQ(std::get<2>(*record.embed).type(), "com.other.thing");
   EXPECT_EQ(ToJson(record), json);
+}
+
+// Generated code names std:: and boost:: unqualified, so NSID segments of those names get a
+// namespace of their own (boost_, std_) rather than hiding the real ones.
+TEST(Golden, NsidSegmentsNamedStdOrBoostDoNotHideTheirNamespaces) {
+  using lexicons::com::example::golden::boost_::std_::Main;
+  boost::json::value json = boost::json::parse(R"({
+    "name": "n", "count": 3, "image": {"alt": "a"}, "data": {"k": "v"}
+  })");
+  Main main;
+  lex::Errors errors;
+  ASSERT_TRUE(Parse(json, main, lex::Path("Object"), errors)) << errors.message();
+  EXPECT_EQ(main.image->alt, "a");
+  EXPECT_EQ(ToJson(main), json);
 }
 
 TEST(Golden, ParamsDecodeStrictlyWithDefaults) {
