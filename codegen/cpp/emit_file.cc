@@ -1,6 +1,8 @@
 // The header and source files around the emitted definitions.
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 
 #include "cpp/emitter.h"
 #include "cpp/names.h"
@@ -11,8 +13,19 @@ using lexicon::Kind;
 
 namespace {
 
+// The include guard: the root and stem upper-cased, with '_' for anything else. That folds
+// '-' into '/' (com.foo-bar.baz and com.foo.bar.baz are distinct NSIDs), so a stem with a '-'
+// also carries a hash of itself.
 std::string Guard(const std::string& root, const std::string& stem) {
-  std::string g = root + "_" + stem + "_H_";
+  std::string g = root + "_" + stem + "_";
+  if (stem.find('-') != std::string::npos) {
+    std::uint64_t hash = 0xcbf29ce484222325u;  // FNV-1a, 64 bits
+    for (unsigned char c : stem) hash = (hash ^ c) * 0x100000001b3u;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+    g += std::string(hex) + "_";
+  }
+  g += "H_";
   for (char& c : g) c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(c)) : '_';
   return g;
 }

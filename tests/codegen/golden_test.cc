@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "com/example-golden/post.h"
 #include "com/example/golden/boost/std.h"
 #include "com/example/golden/getThing.h"
 #include "com/example/golden/post.h"
@@ -111,6 +112,18 @@ TEST(Golden, NsidSegmentsNamedStdOrBoostDoNotHideTheirNamespaces) {
   lex::Errors errors;
   ASSERT_TRUE(Parse(json, main, lex::Path("Object"), errors)) << errors.message();
   EXPECT_EQ(main.image->alt, "a");
+  EXPECT_EQ(ToJson(main), json);
+}
+
+// com.example-golden.post includes com.example.golden.post, whose include guard it would
+// share if '-' were folded into '_' like '.'.
+TEST(Golden, NsidsThatDifferOnlyByHyphenOrDotKeepDistinctIncludeGuards) {
+  namespace dashed = lexicons::com::example_golden::post;
+  boost::json::value json = boost::json::parse(R"({"image": {"alt": "a"}})");
+  dashed::Main main;
+  lex::Errors errors;
+  ASSERT_TRUE(Parse(json, main, lex::Path("Object"), errors)) << errors.message();
+  static_assert(std::is_same_v<decltype(main.image), lexicons::com::example::golden::post::Image>);
   EXPECT_EQ(ToJson(main), json);
 }
 
