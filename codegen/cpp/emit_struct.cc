@@ -41,7 +41,14 @@ std::vector<DocEmitter::Field> DocEmitter::FieldsOf(const StructInfo& info) {
   std::vector<Field> fields;
   for (const Property& p : info.object->properties) {
     if (info.is_params && p.type->kind == Kind::kUnknown) continue;  // not decodable from a URL
-    fields.push_back({&p, names.Unique(SnakeCase(p.name)), CppType(*p.type, info.owner)});
+    fields.push_back({&p, names.Unique(SnakeCase(p.name)), CppType(*p.type, info.owner), ""});
+  }
+  // Accessors are named once every member is, so that neither takes the other's name.
+  for (Field& f : fields) {
+    const Property& p = *f.prop;
+    if (!info.is_params && !p.required && !p.nullable && HasDefault(*p.type)) {
+      f.or_default = names.Unique(f.member + "_or_default");
+    }
   }
   return fields;
 }
@@ -99,9 +106,9 @@ void DocEmitter::EmitStructDecl(const StructInfo& info, std::string& out) {
       out += "  " + f.type + " " + f.member + init + ";\n";
     } else if (p.required || !p.nullable) {
       out += "  std::optional<" + f.type + "> " + f.member + ";\n";
-      if (!p.required && HasDefault(*p.type)) {
-        out += "  " + f.type + " " + f.member + "_or_default() const { return " + f.member +
-               " ? *" + f.member + " : " + DefaultLiteral(*p.type) + "; }\n";
+      if (!f.or_default.empty()) {
+        out += "  " + f.type + " " + f.or_default + "() const { return " + f.member + " ? *" +
+               f.member + " : " + DefaultLiteral(*p.type) + "; }\n";
       }
     } else {
       out += "  // Absent, null, or a value.\n";

@@ -56,6 +56,7 @@ class DocEmitter {
     const lexicon::Property* prop;
     std::string member;
     std::string type;  // value type, before optional wrapping
+    std::string or_default;  // name of its `member_or_default()` accessor, if it has one
   };
   std::vector<Field> FieldsOf(const StructInfo& info);
 

@@ -11,6 +11,7 @@
 #include "com/example-golden/post.h"
 #include "com/example/golden/boost/std.h"
 #include "com/example/golden/getThing.h"
+#include "com/example/golden/names.h"
 #include "com/example/golden/post.h"
 #include "com/example/golden/tree.h"
 #include "cpp/generator.h"
@@ -125,6 +126,20 @@ TEST(Golden, NsidsThatDifferOnlyByHyphenOrDotKeepDistinctIncludeGuards) {
   ASSERT_TRUE(Parse(json, main, lex::Path("Object"), errors)) << errors.message();
   static_assert(std::is_same_v<decltype(main.image), lexicons::com::example::golden::post::Image>);
   EXPECT_EQ(ToJson(main), json);
+}
+
+// A property named fooOrDefault keeps its member name; foo's accessor gives way.
+TEST(Golden, DefaultAccessorsAndMembersNeverShareAName) {
+  using lexicons::com::example::golden::names::Main;
+  Main main;
+  lex::Errors errors;
+  ASSERT_TRUE(Parse(boost::json::parse(R"({"fooOrDefault": "a", "foo_bar": 1, "fooBar": 2})"), main,
+                    lex::Path("Object"), errors))
+      << errors.message();
+  EXPECT_EQ(main.foo_or_default, "a");
+  EXPECT_EQ(main.foo_or_default_2(), "x");
+  EXPECT_EQ(main.foo_bar, 1);
+  EXPECT_EQ(main.foo_bar_2, 2);
 }
 
 TEST(Golden, ParamsDecodeStrictlyWithDefaults) {
