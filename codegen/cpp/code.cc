@@ -119,8 +119,11 @@ std::string DocEmitter::StringConstraints(const Node& n) {
   if (n.format) {
     format = std::string(kLex) + "StringFormat::k" + PascalCase(lex::StringFormatName(*n.format));
   }
-  std::string enums = "{}";
-  if (n.has_string_enum && !n.string_enum.empty()) enums = StringList(n.string_enum);
+  std::string enums = "{}";  // no enum; an empty one is still a (closed) set
+  if (n.has_string_enum) {
+    enums =
+        n.string_enum.empty() ? "std::span<const std::string_view>()" : StringList(n.string_enum);
+  }
   std::string init = "{.format = " + format + ", .min_length = " + Opt(n.min_length) +
                      ", .max_length = " + Opt(n.max_length) + ", .min_graphemes = " +
                      Opt(n.min_graphemes) + ", .max_graphemes = " + Opt(n.max_graphemes) +
@@ -131,8 +134,10 @@ std::string DocEmitter::StringConstraints(const Node& n) {
 }
 
 std::string DocEmitter::IntegerConstraints(const Node& n) {
-  std::string enums = "{}";
-  if (n.has_int_enum && !n.int_enum.empty()) {
+  std::string enums = "{}";  // no enum; an empty one is still a (closed) set
+  if (n.has_int_enum && n.int_enum.empty()) {
+    enums = "std::span<const std::int64_t>()";
+  } else if (n.has_int_enum) {
     std::string values = "[] = {";
     for (std::size_t i = 0; i < n.int_enum.size(); ++i) {
       values += (i ? ", " : "") + std::to_string(n.int_enum[i]);

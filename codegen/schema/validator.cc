@@ -19,7 +19,7 @@ lex::StringConstraints StringConstraintsOf(const Node& n, std::vector<std::strin
   c.min_graphemes = n.min_graphemes;
   c.max_graphemes = n.max_graphemes;
   if (n.string_const) c.const_value = *n.string_const;
-  c.enum_values = enums;
+  if (n.has_string_enum) c.enum_values = enums;
   return c;
 }
 
@@ -28,7 +28,7 @@ lex::IntegerConstraints IntegerConstraintsOf(const Node& n) {
   c.minimum = n.minimum;
   c.maximum = n.maximum;
   c.const_value = n.int_const;
-  c.enum_values = n.int_enum;
+  if (n.has_int_enum) c.enum_values = n.int_enum;
   return c;
 }
 

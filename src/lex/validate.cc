@@ -57,10 +57,10 @@ bool CheckInteger(std::int64_t value, const IntegerConstraints& c, const Path& p
   if (c.const_value && value != *c.const_value) {
     return errors.Fail(path, "must be " + std::to_string(*c.const_value));
   }
-  if (!c.enum_values.empty()) {
+  if (c.enum_values) {
     bool found = false;
-    for (std::int64_t e : c.enum_values) found = found || e == value;
-    if (!found) return errors.Fail(path, JoinEnum(c.enum_values));
+    for (std::int64_t e : *c.enum_values) found = found || e == value;
+    if (!found) return errors.Fail(path, JoinEnum(*c.enum_values));
   }
   if (c.maximum && value > *c.maximum) {
     return errors.Fail(path, "can not be greater than " + std::to_string(*c.maximum));
@@ -85,10 +85,10 @@ bool CheckString(std::string_view value, const StringConstraints& c, const Path&
   if (c.const_value && value != *c.const_value) {
     return errors.Fail(path, "must be " + std::string(*c.const_value));
   }
-  if (!c.enum_values.empty()) {
+  if (c.enum_values) {
     bool found = false;
-    for (std::string_view e : c.enum_values) found = found || e == value;
-    if (!found) return errors.Fail(path, JoinEnum(c.enum_values));
+    for (std::string_view e : *c.enum_values) found = found || e == value;
+    if (!found) return errors.Fail(path, JoinEnum(*c.enum_values));
   }
   const auto bytes = static_cast<std::int64_t>(value.size());
   if (c.max_length && bytes > *c.max_length) {

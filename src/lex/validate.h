@@ -24,7 +24,8 @@ struct IntegerConstraints {
   std::optional<std::int64_t> minimum;
   std::optional<std::int64_t> maximum;
   std::optional<std::int64_t> const_value;
-  std::span<const std::int64_t> enum_values;
+  // A closed set when present, even an empty one (which no value is in).
+  std::optional<std::span<const std::int64_t>> enum_values;
 };
 
 struct StringConstraints {
@@ -34,7 +35,8 @@ struct StringConstraints {
   std::optional<std::int64_t> min_graphemes;
   std::optional<std::int64_t> max_graphemes;
   std::optional<std::string_view> const_value;
-  std::span<const std::string_view> enum_values;  // closed; knownValues are not enforced
+  // A closed set when present, even an empty one; knownValues are not enforced.
+  std::optional<std::span<const std::string_view>> enum_values;
 };
 
 struct BytesConstraints {

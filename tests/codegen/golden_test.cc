@@ -10,12 +10,14 @@
 
 #include "com/example-golden/post.h"
 #include "com/example/golden/boost/std.h"
+#include "com/example/golden/enums.h"
 #include "com/example/golden/getThing.h"
 #include "com/example/golden/names.h"
 #include "com/example/golden/post.h"
 #include "com/example/golden/tree.h"
 #include "cpp/generator.h"
 #include "schema/loader.h"
+#include "schema/validator.h"
 #include "support/test_files.h"
 
 namespace atipay::codegen {
@@ -140,6 +142,32 @@ TEST(Golden, DefaultAccessorsAndMembersNeverShareAName) {
   EXPECT_EQ(main.foo_or_default_2(), "x");
   EXPECT_EQ(main.foo_bar, 1);
   EXPECT_EQ(main.foo_bar_2, 2);
+}
+
+// An enum is a closed set even when it is empty, as in the reference: no value is in it.
+TEST(Golden, AnEmptyEnumAcceptsNoValue) {
+  auto docs = lexicon::LoadInputs({GOLDEN_DIR "/lexicons"});
+  ASSERT_TRUE(docs.ok()) << docs.error().message;
+  lexicon::Catalog catalog(std::move(docs).value());
+  lexicon::Validator validator(catalog);
+  auto verdicts = [&](std::string_view text) {
+    const boost::json::value json = boost::json::parse(text);
+    lex::Errors dynamic_errors;
+    const std::string dynamic = validator.Validate(json, "com.example.golden.enums",
+                                                   lexicon::MethodPart::kNone, dynamic_errors)
+                                    ? "valid"
+                                    : dynamic_errors.message();
+    lexicons::com::example::golden::enums::Main main;
+    lex::Errors errors;
+    const std::string generated =
+        Parse(json, main, lex::Path("Object"), errors) ? "valid" : errors.message();
+    EXPECT_EQ(dynamic, generated) << text;
+    return generated;
+  };
+  EXPECT_EQ(verdicts(R"({"open": "x"})"), "valid");
+  EXPECT_EQ(verdicts(R"({"word": "x"})"), "Object/word must be one of ()");
+  EXPECT_EQ(verdicts(R"({"word": ""})"), "Object/word must be one of ()");
+  EXPECT_EQ(verdicts(R"({"number": 0})"), "Object/number must be one of ()");
 }
 
 TEST(Golden, ParamsDecodeStrictlyWithDefaults) {
