@@ -144,6 +144,16 @@ void Model::NameDocument(const Document& doc) {
     return raw;
   };
 
+  // The main definition's struct is Main (an object) or Record whatever other definitions are
+  // called ("record" or "Main" get Record_2, Main_2), so its name is taken before theirs.
+  if (const Def* main = doc.Find("main")) {
+    if (main->node.kind == Kind::kObject) names.Reserve("Main");
+    if (main->node.kind == Kind::kRecord) names.Reserve("Record");
+  }
+  auto struct_name = [&](const Def& def) {
+    if (def.name != "main") return names.Unique(PascalCase(def.name));
+    return std::string(def.node.kind == Kind::kRecord ? "Record" : "Main");
+  };
   // Named definitions first, so they keep their natural names.
   for (const Def& def : doc.defs) {
     const std::string uri = DefUri(doc.id, def.name);
@@ -152,14 +162,12 @@ void Model::NameDocument(const Document& doc) {
     const std::string type_id = def.name == "main" ? doc.id : uri;
     switch (def.node.kind) {
       case Kind::kObject: {
-        StructInfo* info = add_struct(&def.node, uri,
-                                      names.Unique(def.name == "main" ? "Main" : PascalCase(def.name)),
-                                      type_id);
+        StructInfo* info = add_struct(&def.node, uri, struct_name(def), type_id);
         struct_by_def_[uri] = info;
         break;
       }
       case Kind::kRecord: {
-        StructInfo* info = add_struct(def.node.record.get(), uri, names.Unique("Record"), type_id);
+        StructInfo* info = add_struct(def.node.record.get(), uri, struct_name(def), type_id);
         info->is_record = true;
         struct_by_node_[&def.node] = info;
         struct_by_def_[uri] = info;

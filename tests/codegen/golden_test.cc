@@ -14,6 +14,7 @@
 #include "com/example/golden/getThing.h"
 #include "com/example/golden/names.h"
 #include "com/example/golden/post.h"
+#include "com/example/golden/record.h"
 #include "com/example/golden/tree.h"
 #include "cpp/generator.h"
 #include "schema/loader.h"
@@ -168,6 +169,22 @@ TEST(Golden, AnEmptyEnumAcceptsNoValue) {
   EXPECT_EQ(verdicts(R"({"word": "x"})"), "Object/word must be one of ()");
   EXPECT_EQ(verdicts(R"({"word": ""})"), "Object/word must be one of ()");
   EXPECT_EQ(verdicts(R"({"number": 0})"), "Object/number must be one of ()");
+}
+
+// The main definition keeps its documented name (Record, Main) whatever other definitions are
+// called and wherever it sits in the file; a def named "record" written first is Record_2.
+TEST(Golden, TheMainRecordIsRecordEvenBesideADefNamedRecord) {
+  namespace record = lexicons::com::example::golden::record;
+  EXPECT_EQ(record::Record::kType, "com.example.golden.record");
+  EXPECT_EQ(record::Record::kRecordKey, "tid");
+  EXPECT_EQ(record::Record_2::kType, "com.example.golden.record#record");
+  record::Record value;
+  lex::Errors errors;
+  ASSERT_TRUE(
+      Parse(boost::json::parse(R"({"$type": "com.example.golden.record", "inner": {"note": "n"}})"),
+            value, lex::Path("Record"), errors))
+      << errors.message();
+  EXPECT_EQ(value.inner->note, "n");
 }
 
 TEST(Golden, ParamsDecodeStrictlyWithDefaults) {
