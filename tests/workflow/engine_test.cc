@@ -190,6 +190,21 @@ class EngineTest : public ::testing::Test {
     EXPECT_EQ(list[3].at("code"), "Conflict");
   }
 
+  // The callback of a plan whose precondition (an open cart) no longer holds: the cart was
+  // paid while the agent wrote.
+  json::object CallbackAfterThePreconditionChanged() {
+    store::RecordRow existing = AliceRow("com.atiproto.cart", "3kexistingaaa", "bafyold", "open");
+    EXPECT_TRUE(
+        store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(existing); }).ok());
+    Plan plan = TwoItemsAndCart();
+    plan.preconditions.push_back({existing.uri, "bafyold", "open"});
+    json::object inbound = Agent(Start(std::move(plan)));
+    existing.status = "completed";
+    EXPECT_TRUE(
+        store_->WriteSync([&](store::WriteTxn& t) { return t.UpdateRecord(existing); }).ok());
+    return inbound;
+  }
+
   static Error ErrorOf(const Outcome& o) {
     EXPECT_TRUE(std::holds_alternative<Error>(o));
     return std::holds_alternative<Error>(o) ? std::get<Error>(o) : Error{};
@@ -595,14 +610,7 @@ TEST_F(EngineTest, ReplayOfAnEarlierRoundGetsTheSameNextRound) {
 }
 
 TEST_F(EngineTest, ChangedPreconditionRollsBackInsteadOfCommitting) {
-  store::RecordRow existing = AliceRow("com.atiproto.cart", "3kexistingaaa", "bafyold", "open");
-  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(existing); }).ok());
-  Plan plan = TwoItemsAndCart();
-  plan.preconditions.push_back({existing.uri, "bafyold", "open"});
-  json::object inbound = Agent(Start(std::move(plan)));
-  existing.status = "completed";
-  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.UpdateRecord(existing); }).ok());
-  ExpectConflictRollback(Continue(inbound));
+  ExpectConflictRollback(Continue(CallbackAfterThePreconditionChanged()));
   EXPECT_EQ(Rows(), 0u);
 }
 
@@ -610,13 +618,7 @@ TEST_F(EngineTest, ChangedPreconditionRollsBackInsteadOfCommitting) {
 // the call): the same callback again must get it again, or the writes the agent made stay in
 // the repo. Also when the plan is read back from the store.
 TEST_F(EngineTest, ARepeatedCallbackAfterAConflictGetsTheSameRollback) {
-  store::RecordRow existing = AliceRow("com.atiproto.cart", "3kexistingaaa", "bafyold", "open");
-  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.InsertRecord(existing); }).ok());
-  Plan plan = TwoItemsAndCart();
-  plan.preconditions.push_back({existing.uri, "bafyold", "open"});
-  json::object inbound = Agent(Start(std::move(plan)));
-  existing.status = "completed";
-  ASSERT_TRUE(store_->WriteSync([&](store::WriteTxn& t) { return t.UpdateRecord(existing); }).ok());
+  json::object inbound = CallbackAfterThePreconditionChanged();
   Outcome first = Continue(inbound);
   ExpectConflictRollback(first);
   for (bool restarted : {false, true}) {

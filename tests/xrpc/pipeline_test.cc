@@ -4,18 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
-#include <set>
 #include <thread>
-
-#include <unistd.h>
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 
+#include "support/temp_dir.h"
 #include "tests/xrpc/lexicons.h"
 #include "tests/xrpc/test_support.h"
 
@@ -436,11 +434,17 @@ TEST(XrpcService, KeepAliveAndRequestIds) {
   EXPECT_NE(second->body.find("version"), std::string::npos);
 }
 
+// The lines of an access log, as written.
+std::vector<std::string> LogLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(std::move(line));
+  return lines;
+}
+
 TEST(XrpcService, AccessLogLines) {
-  char path[] = "/tmp/atipay_access_XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
+  test_support::TempDir dir;
+  const std::string path = dir.File("access.log");
   {
     auto options = TestServer::DefaultOptions();
     options.access_log = path;
@@ -453,11 +457,8 @@ TEST(XrpcService, AccessLogLines) {
                       {{"Authorization", "Bearer x"}, {"X-Request-Id", "rid-1"}}));
     ASSERT_TRUE(PostJson(server.port(), kCloneTarget, "{}"));
   }
-  std::ifstream in(path);
-  std::string line;
   std::vector<json::object> lines;
-  while (std::getline(in, line)) lines.push_back(json::parse(line).as_object());
-  std::remove(path);
+  for (const std::string& line : LogLines(path)) lines.push_back(json::parse(line).as_object());
   ASSERT_EQ(lines.size(), 2u);
   // A line is written once its reply has gone out, so the client may see the first reply, and
   // send the second request, before the first line is written: the order is not the calls'.
@@ -474,10 +475,8 @@ TEST(XrpcService, AccessLogLines) {
 }
 
 TEST(XrpcService, AccessLogLinesStayJsonWhateverThePathHolds) {
-  char path[] = "/tmp/atipay_access_XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
+  test_support::TempDir dir;
+  const std::string path = dir.File("access.log");
   {
     auto options = TestServer::DefaultOptions();
     options.access_log = path;
@@ -487,13 +486,11 @@ TEST(XrpcService, AccessLogLinesStayJsonWhateverThePathHolds) {
     ASSERT_TRUE(reply);
     EXPECT_EQ(reply->status, 404);
   }
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  std::remove(path);
+  std::vector<std::string> lines = LogLines(path);
+  ASSERT_EQ(lines.size(), 1u);
   json::error_code ec;
-  json::value entry = json::parse(line, ec);
-  ASSERT_FALSE(ec) << line;
+  json::value entry = json::parse(lines[0], ec);
+  ASSERT_FALSE(ec) << lines[0];
   EXPECT_EQ(entry.at("path"), "/\xEF\xBF\xBD\xEF\xBF\xBD/x");
 }
 
