@@ -62,26 +62,17 @@ class Auditor {
     }
   }
 
-  // The cart and its lines as one snapshot. The row scanned may be older than the snapshot: if
-  // the cart lists other lines by then, read again with those.
+  // The cart and its lines as one snapshot (the row scanned may be older than that).
   void CheckCart(const store::RecordRow& scanned) {
     ++report_.carts;
-    std::vector<std::string> lines = CartLineUris(scanned);
-    std::vector<store::RecordRow> rows;
-    for (int attempt = 0;; ++attempt) {
-      if (attempt == 3) return;  // edited faster than we read: nothing to conclude
-      std::vector<std::string> uris{scanned.uri};
-      uris.insert(uris.end(), lines.begin(), lines.end());
-      rows = store_.GetRecords(uris);
-      if (rows.empty() || rows.front().uri != scanned.uri) return;  // deleted since the scan
-      std::vector<std::string> now = CartLineUris(rows.front());
-      if (now == lines) break;
-      lines = std::move(now);
-    }
-    const store::RecordRow& cart = rows.front();
+    std::optional<CartAndLines> snapshot = ReadCartAndLines(store_, scanned);
+    // Deleted since the scan, or edited faster than we read: nothing to conclude.
+    if (!snapshot || !snapshot->consistent) return;
+    const store::RecordRow& cart = snapshot->cart;
+    const std::vector<std::string> lines = CartLineUris(cart);
     CheckCid(cart);
     std::map<std::string, const store::RecordRow*> found;
-    for (std::size_t i = 1; i < rows.size(); ++i) found[rows[i].uri] = &rows[i];
+    for (const store::RecordRow& line : snapshot->lines) found[line.uri] = &line;
     std::int64_t total = 0;
     for (const std::string& uri : lines) {  // the cart's list, as read in the snapshot
       auto it = found.find(uri);

@@ -78,39 +78,44 @@ xrpc::HttpReply CheckoutPage(store::Store& store, const lex::ParamList& params,
                                  " is missing).</p>\n");
   }
   auto parts = lex::ParseAtUri(uri);
-  std::optional<store::RecordRow> cart;
-  if (parts && parts->collection == store::kCartCollection) cart = store.GetRecord(uri);
-  if (!cart || cart->collection != store::kCartCollection) {
+  std::optional<CartAndLines> snapshot;
+  if (parts && parts->collection == store::kCartCollection) {
+    if (auto row = store.GetRecord(uri); row && row->collection == store::kCartCollection) {
+      snapshot = ReadCartAndLines(store, *row);
+    }
+  }
+  if (!snapshot) {
     return Page(404, "Checkout",
                 "<h1>No such cart</h1>\n<p>There is no cart <code>" + Escape(uri) + "</code>.</p>\n");
   }
+  const store::RecordRow& cart = snapshot->cart;
 
-  const std::string status = EffectiveStatus(*cart, now_us);
-  const std::string total = Money(cart->amount, cart->currency);
+  const std::string status = EffectiveStatus(cart, now_us);
+  const std::string total = Money(cart.amount, cart.currency);
   const std::string total_html = Escape(total);
   std::string body = "<h1>" + total_html + "</h1>\n";
   if (status == "open") {
     body += "<p><strong>Waiting for payment.</strong> This service records payments by hand: "
             "once the operator has received " + total_html + " for this cart, they mark it paid and "
             "this page says so.";
-    if (cart->expires_at_us > 0) {
-      body += " The cart stays open until " + FormatDatetime(cart->expires_at_us) + ".";
+    if (cart.expires_at_us > 0) {
+      body += " The cart stays open until " + FormatDatetime(cart.expires_at_us) + ".";
     }
     body += "</p>\n";
   } else if (status == "completed") {
     body += "<p><strong>Paid.</strong>";
-    if (cart->completed_at_us > 0) body += " Recorded " + FormatDatetime(cart->completed_at_us) + ".";
+    if (cart.completed_at_us > 0) body += " Recorded " + FormatDatetime(cart.completed_at_us) + ".";
     body += " Thank you.</p>\n";
   } else if (status == "expired") {
     body += "<p><strong>Expired</strong>";
-    if (cart->expires_at_us > 0) body += " " + FormatDatetime(cart->expires_at_us);
+    if (cart.expires_at_us > 0) body += " " + FormatDatetime(cart.expires_at_us);
     body += " without payment. A new checkout link comes from a copy of this cart "
             "(<code>com.atiproto.payment.cart.clone</code>).</p>\n";
   } else {
     body += "<p>Status: <strong>" + Escape(status) + "</strong>.</p>\n";
   }
 
-  std::vector<store::RecordRow> lines = store.GetRecords(CartLineUris(*cart));
+  const std::vector<store::RecordRow>& lines = snapshot->lines;
   if (!lines.empty()) {
     body += "<table>\n";
     for (const auto& line : lines) {
@@ -120,7 +125,7 @@ xrpc::HttpReply CheckoutPage(store::Store& store, const lex::ParamList& params,
     }
     body += "</table>\n";
   }
-  body += "<p>Cart <code>" + Escape(cart->uri) + "</code></p>\n";
+  body += "<p>Cart <code>" + Escape(cart.uri) + "</code></p>\n";
 
   std::string_view redirect = Param(params, "redirect");
   if (redirect.starts_with("https://") || redirect.starts_with("http://")) {

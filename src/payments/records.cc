@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <iterator>
 
 #include "lex/params.h"
 
@@ -199,6 +200,26 @@ std::vector<std::string> CartLineUris(const store::RecordRow& cart) {
     }
   }
   return uris;
+}
+
+std::optional<CartAndLines> ReadCartAndLines(store::Store& store, const store::RecordRow& read) {
+  std::vector<std::string> lines = CartLineUris(read);
+  std::optional<CartAndLines> out;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::vector<std::string> uris{read.uri};
+    uris.insert(uris.end(), lines.begin(), lines.end());
+    std::vector<store::RecordRow> rows = store.GetRecords(uris);
+    if (rows.empty() || rows.front().uri != read.uri) return std::nullopt;
+    std::vector<std::string> listed = CartLineUris(rows.front());
+    out.emplace();
+    out->consistent = listed == lines;
+    out->cart = std::move(rows.front());
+    out->lines.assign(std::make_move_iterator(rows.begin() + 1),
+                      std::make_move_iterator(rows.end()));
+    if (out->consistent) break;
+    lines = std::move(listed);  // it moved since `read`: again, with the lines it lists now
+  }
+  return out;
 }
 
 std::string PercentEncode(std::string_view text) {

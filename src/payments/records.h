@@ -1,4 +1,5 @@
-// Building com.atiproto records and views from store rows. Private to src/payments.
+// Building com.atiproto records and views from store rows, and reading a cart with its lines.
+// Private to src/payments.
 #ifndef ATIPAY_PAYMENTS_RECORDS_H_
 #define ATIPAY_PAYMENTS_RECORDS_H_
 
@@ -42,6 +43,19 @@ boost::json::object ViewOf(const store::RecordRow& row, std::int64_t now_us);
 
 // URIs of a cart record's lines, in order.
 std::vector<std::string> CartLineUris(const store::RecordRow& cart);
+
+// A cart and the lines its record lists, read as one snapshot.
+struct CartAndLines {
+  store::RecordRow cart;
+  std::vector<store::RecordRow> lines;  // in the cart's order; those we have
+  // False when the cart's list kept changing under three reads: `lines` are then those of an
+  // earlier read of the cart, not of `cart`.
+  bool consistent = true;
+};
+// Reads again the cart `read` was read from, with its lines: so that an answer never pairs the
+// cart as it was with lines as they are (an open cart beside paid lines). nullopt if the cart
+// is gone.
+std::optional<CartAndLines> ReadCartAndLines(store::Store& store, const store::RecordRow& read);
 
 std::optional<boost::json::object> ParseRecordJson(std::string_view text);
 

@@ -481,8 +481,14 @@ void CartGet(const StatePtr& s, xrpc::Request<lx::payment::cart::get::Method>& r
     reply(std::move(*e));
     return;
   }
-  store::RecordRow cart = std::move(std::get<store::RecordRow>(owned));
-  std::vector<store::RecordRow> lines = s->store.GetRecords(CartLineUris(cart));
+  std::optional<CartAndLines> snapshot =
+      ReadCartAndLines(s->store, std::get<store::RecordRow>(owned));
+  if (!snapshot) {
+    reply(XrpcError::Named("CartNotFound", "Cart not found: " + cart_uri));
+    return;
+  }
+  store::RecordRow& cart = snapshot->cart;
+  std::vector<store::RecordRow>& lines = snapshot->lines;
 
   // Rows whose record in the user's repo lags our status get a one-shot #update.
   std::vector<Write> sync;
@@ -617,9 +623,12 @@ xrpc::HandlerResult<lx::recipient::payment::cart::get::Output> RecipientCartGet(
   }
   auto found = RecordAt(s, cart_uri, store::kCartCollection);
   if (auto* e = std::get_if<XrpcError>(&found)) return std::move(*e);
-  const store::RecordRow& cart = std::get<store::RecordRow>(found);
+  std::optional<CartAndLines> snapshot =
+      ReadCartAndLines(s.store, std::get<store::RecordRow>(found));
+  if (!snapshot) return not_found("is " + cart_uri);
+  const store::RecordRow& cart = snapshot->cart;
   json::array items, subscriptions;
-  for (const auto& line : s.store.GetRecords(CartLineUris(cart))) {
+  for (const auto& line : snapshot->lines) {
     if (line.subject != me) continue;
     (line.collection == store::kItemCollection ? items : subscriptions).push_back(ViewOf(line, now));
   }

@@ -127,52 +127,6 @@ TEST_F(AuditTest, EachKindOfDamageIsFoundOnItsRow) {
                                         "two lines not in EUR";
 }
 
-// Forwards to a store; runs `change` once, just before the first GetRecords that starts with
-// `uri` (any, if empty): another call's commit landing between the audit's scan and its
-// snapshot read.
-class ChangeBeforeSnapshot final : public store::Store {
- public:
-  ChangeBeforeSnapshot(store::Store& inner, std::function<void()> change, std::string uri = "")
-      : inner_(inner), change_(std::move(change)), uri_(std::move(uri)) {}
-  std::optional<store::RecordRow> GetRecord(std::string_view uri) override {
-    return inner_.GetRecord(uri);
-  }
-  std::vector<store::RecordRow> GetRecords(const std::vector<std::string>& uris) override {
-    if (change_ && (uri_.empty() || (!uris.empty() && uris.front() == uri_))) {
-      std::exchange(change_, nullptr)();
-    }
-    return inner_.GetRecords(uris);
-  }
-  store::Page<store::RecordRow> ListCarts(const store::CartQuery& q) override {
-    return inner_.ListCarts(q);
-  }
-  store::Page<store::RecordRow> ListLines(const store::LineQuery& q) override {
-    return inner_.ListLines(q);
-  }
-  std::optional<store::Page<store::RecordRow>> ScanRecords(std::string_view collection,
-                                                           std::optional<std::int64_t> before,
-                                                           int limit) override {
-    return inner_.ScanRecords(collection, before, limit);
-  }
-  std::vector<store::LineTotal> SumLines(const store::LineQuery& q) override {
-    return inner_.SumLines(q);
-  }
-  std::optional<store::WorkflowRow> GetWorkflow(std::string_view id) override {
-    return inner_.GetWorkflow(id);
-  }
-  void Submit(store::WriteJob job, store::WriteDone done) override {
-    inner_.Submit(std::move(job), std::move(done));
-  }
-  store::Status WriteSync(store::WriteJob job) override { return inner_.WriteSync(std::move(job)); }
-  void Close() override { inner_.Close(); }
-  Stats stats() const override { return inner_.stats(); }
-
- private:
-  store::Store& inner_;
-  std::function<void()> change_;
-  const std::string uri_;
-};
-
 // A cart whose lines change between the scan and the snapshot (an item added and another
 // taken out by a cart.put) is read again, not reported.
 TEST_F(AuditTest, ACartEditedDuringTheAuditIsReadAgainNotReported) {

@@ -172,6 +172,42 @@ TEST_F(CartFlowTest, GetSyncsTheRepoOnceAfterAPayment) {
   EXPECT_EQ(Run(kAlice, kCartGet, {}, false).error, "InvalidRequest");
 }
 
+// A payment recorded between cart.get's read of the cart and of its lines: the answer (and the
+// sync it asks for) is one snapshot, never an open cart with a checkout URL beside paid lines.
+TEST_F(CartFlowTest, GetReadsTheCartAndItsLinesAsOneSnapshot) {
+  const std::string cart(NewItem(kAlice, 500).at("cartUri").as_string());
+  Stop();
+  serve_through_ = [&](store::Store& inner) {
+    return std::make_unique<ChangeBeforeSnapshot>(inner,
+                                                  [&] { Pay(cart, PaymentOutcome::kCompleted); });
+  };
+  Boot();
+  json::object out = Ok(Run(kAlice, kCartGet, {{"uri", cart}}, /*procedure=*/false));
+  EXPECT_EQ(out.at("cart").at("status"), "completed");
+  EXPECT_FALSE(out.contains("checkoutUrl"));
+  ASSERT_EQ(out.at("items").as_array().size(), 1u);
+  EXPECT_EQ(out.at("items").at(0).at("status"), "completed");
+  EXPECT_EQ(repo_.Get(cart)->value.at("status"), "completed");
+  ExpectStoreMatchesRepo(cart);
+}
+
+TEST_F(CartFlowTest, ACartAndItsLinesAreReadAgainAsTheCartIsNow) {
+  json::object first = NewItem(kAlice, 500);
+  const std::string cart(first.at("cartUri").as_string());
+  const store::RecordRow read = *store_->GetRecord(cart);
+  const std::string added(NewItem(kAlice, 250, cart).at("itemUri").as_string());
+  std::optional<CartAndLines> now = ReadCartAndLines(*store_, read);
+  ASSERT_TRUE(now);
+  EXPECT_TRUE(now->consistent);
+  EXPECT_EQ(now->cart.amount, 750) << "the cart as it is now, not as read";
+  ASSERT_EQ(now->lines.size(), 2u) << "with the line added since";
+  EXPECT_EQ(now->lines[0].uri, first.at("itemUri").as_string());
+  EXPECT_EQ(now->lines[1].uri, added);
+  store::RecordRow gone = read;
+  gone.uri = "at://" + std::string(kAlice) + "/com.atiproto.cart/3kgonegonegon";
+  EXPECT_FALSE(ReadCartAndLines(*store_, gone));
+}
+
 TEST_F(CartFlowTest, CloneOfACompletedCartMakesFreshRecordsAndAnOpenCart) {
   std::string source = CompletedCart(kAlice);
   Run(kAlice, kCartGet, {{"uri", source}}, false);  // sync the repo first

@@ -10,8 +10,10 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "agent/agent.h"
 #include "lex/cbor.h"
@@ -48,6 +50,52 @@ constexpr char kCartPut[] = "com.atiproto.payment.cart.put";
 constexpr char kClone[] = "com.atiproto.payment.cart.clone";
 constexpr char kProfilePut[] = "com.atiproto.recipient.profile.put";
 
+// Forwards to a store; runs `change` once, just before the first GetRecords that starts with
+// `uri` (any, if empty): another call's commit landing between a first read and a snapshot
+// read (an audit's scan and its check, a method's read of a cart and of its lines).
+class ChangeBeforeSnapshot final : public store::Store {
+ public:
+  ChangeBeforeSnapshot(store::Store& inner, std::function<void()> change, std::string uri = "")
+      : inner_(inner), change_(std::move(change)), uri_(std::move(uri)) {}
+  std::optional<store::RecordRow> GetRecord(std::string_view uri) override {
+    return inner_.GetRecord(uri);
+  }
+  std::vector<store::RecordRow> GetRecords(const std::vector<std::string>& uris) override {
+    if (change_ && (uri_.empty() || (!uris.empty() && uris.front() == uri_))) {
+      std::exchange(change_, nullptr)();
+    }
+    return inner_.GetRecords(uris);
+  }
+  store::Page<store::RecordRow> ListCarts(const store::CartQuery& q) override {
+    return inner_.ListCarts(q);
+  }
+  store::Page<store::RecordRow> ListLines(const store::LineQuery& q) override {
+    return inner_.ListLines(q);
+  }
+  std::optional<store::Page<store::RecordRow>> ScanRecords(std::string_view collection,
+                                                           std::optional<std::int64_t> before,
+                                                           int limit) override {
+    return inner_.ScanRecords(collection, before, limit);
+  }
+  std::vector<store::LineTotal> SumLines(const store::LineQuery& q) override {
+    return inner_.SumLines(q);
+  }
+  std::optional<store::WorkflowRow> GetWorkflow(std::string_view id) override {
+    return inner_.GetWorkflow(id);
+  }
+  void Submit(store::WriteJob job, store::WriteDone done) override {
+    inner_.Submit(std::move(job), std::move(done));
+  }
+  store::Status WriteSync(store::WriteJob job) override { return inner_.WriteSync(std::move(job)); }
+  void Close() override { inner_.Close(); }
+  Stats stats() const override { return inner_.stats(); }
+
+ private:
+  store::Store& inner_;
+  std::function<void()> change_;
+  const std::string uri_;
+};
+
 class PaymentFlowTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -63,7 +111,9 @@ class PaymentFlowTest : public ::testing::Test {
     std::string error;
     store_ = store::OpenSqliteStore(so, &error);
     ASSERT_TRUE(store_) << error;
-    service_ = std::make_unique<Service>(*store_, provider_, options_, [this] { return now_.load(); });
+    served_ = serve_through_ ? serve_through_(*store_) : nullptr;
+    service_ = std::make_unique<Service>(served_ ? *served_ : *store_, provider_, options_,
+                                         [this] { return now_.load(); });
     router_ = std::make_unique<xrpc::Router>();
     router_->SetAuthHook([](const xrpc::AuthRequest& r) -> xrpc::AuthResult {
       constexpr std::string_view kBearer = "Bearer ";
@@ -91,6 +141,7 @@ class PaymentFlowTest : public ::testing::Test {
     server_.reset();
     router_.reset();
     service_.reset();
+    served_.reset();
     if (store_) store_->Close();
     store_.reset();
   }
@@ -173,6 +224,9 @@ class PaymentFlowTest : public ::testing::Test {
     return o;
   }();
   std::atomic<std::int64_t> now_{1'790'000'000'000'000};
+  // Set before Boot(): the service reads and writes through the store this makes of store_.
+  std::function<std::unique_ptr<store::Store>(store::Store&)> serve_through_;
+  std::unique_ptr<store::Store> served_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<xrpc::Router> router_;
   std::unique_ptr<xrpc::Server> server_;
