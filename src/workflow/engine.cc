@@ -91,6 +91,20 @@ std::string LocalName(std::string_view name) {
   return std::string(slash == std::string_view::npos ? name : name.substr(slash + 1));
 }
 
+constexpr std::string_view kUndoPrefix = "undo-";
+
+// An error callback about our rollback's actions (named <id>/undo-...), not the plan's.
+bool NamesAnUndo(const actions::InboundWorkflow& inbound) {
+  if (inbound.error && inbound.error->name &&
+      LocalName(*inbound.error->name).starts_with(kUndoPrefix)) {
+    return true;
+  }
+  for (const auto& r : inbound.responses) {
+    if (LocalName(r.name).starts_with(kUndoPrefix)) return true;
+  }
+  return false;
+}
+
 Error Mismatch(std::string message) { return {std::string(kWorkflowMismatch), std::move(message)}; }
 Error NotFound(std::string message) { return {std::string(kWorkflowNotFound), std::move(message)}; }
 
@@ -177,7 +191,7 @@ json::object CompensationBody(store::WriteTxn& txn, const store::WorkflowRow& ro
   for (auto it = done.rbegin(); it != done.rend(); ++it) {
     const Write& w = **it;
     Write undo;
-    undo.name = row.id + "/undo-" + LocalName(w.name);
+    undo.name = row.id + "/" + std::string(kUndoPrefix) + LocalName(w.name);
     undo.repo = w.repo;
     undo.collection = w.collection;
     undo.rkey = w.rkey;
@@ -559,6 +573,21 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
   if (error_branch) {
     if (row->state == "done") {
       done(Mismatch("workflow " + id + " already completed; it cannot fail now"));
+      return;
+    }
+    if ((row->state == "failed" || row->state == kConflictState) && NamesAnUndo(inbound)) {
+      // The agent could not carry out our rollback. Sending it again would only repeat that
+      // until the agent's cap: end here, and say what may be left in the repo.
+      std::string what = "an undo failed";
+      if (inbound.error) {
+        what = inbound.error->action + " " + LocalName(inbound.error->name.value_or("?")) +
+               " failed: " + inbound.error->message;
+      }
+      json::array list;
+      list.push_back(RaiseJson(nsid + ": undoing its writes stopped (" + what +
+                                   "); records it wrote may remain in the repo",
+                               "RollbackFailed"));
+      done(WorkflowBody(std::string(kRollbackIntent), std::move(list)));
       return;
     }
     // The responses are the writes of the current round that succeeded before the failure.

@@ -506,6 +506,32 @@ TEST_F(EngineTest, ErrorBranchDeletesWhatSucceededThenRaisesAndReplays) {
   EXPECT_EQ(Rows(), 0u);
 }
 
+// The agent could not carry out the rollback (its PDS failed a delete): the answer ends the
+// workflow with a raise, instead of sending the same rollback again until the agent's cap, or
+// refusing the undo names it reports as unknown.
+TEST_F(EngineTest, AFailedRollbackEndsWithARaise) {
+  json::object body = Start(TwoItemsAndCart());
+  Outcome rollback = Continue(Agent(body, /*succeed=*/2, /*fail_rest=*/true));
+  ASSERT_TRUE(std::holds_alternative<json::object>(rollback)) << ErrorOf(rollback).message;
+  const json::object& undo = std::get<json::object>(rollback);
+  ASSERT_EQ(Actions(undo).size(), 3u);
+  for (std::size_t undone_before_failure : {0u, 1u}) {
+    Outcome o = Continue(Agent(undo, undone_before_failure, /*fail_rest=*/true));
+    ASSERT_TRUE(std::holds_alternative<json::object>(o)) << ErrorOf(o).message;
+    const json::array& list = Actions(std::get<json::object>(o));
+    ASSERT_EQ(list.size(), 1u) << undone_before_failure;
+    EXPECT_EQ(list[0].at("$type"), "com.atiproto.actions#raise");
+    EXPECT_EQ(list[0].at("code"), "RollbackFailed");
+    EXPECT_NE(std::string(list[0].at("message").as_string()).find("Record already exists"),
+              std::string::npos);
+  }
+  // The rollback itself is still what a repeat of the first error callback gets.
+  Outcome again = Continue(Agent(body, 2, true));
+  ASSERT_TRUE(std::holds_alternative<json::object>(again));
+  EXPECT_EQ(std::get<json::object>(again), undo);
+  EXPECT_EQ(Rows(), 0u);
+}
+
 TEST_F(EngineTest, ErrorBranchRefusesForgedResponses) {
   json::object inbound = Agent(Start(TwoItemsAndCart()), 2, true);
   inbound["responses"].as_array()[0].as_object()["result"].as_object()["uri"] =
