@@ -127,6 +127,9 @@ std::string ServiceAuth::Metrics() const {
   add("atipay_identity_cache_entries", "gauge", "DID documents cached.", resolver_->size());
   add("atipay_identity_fetches_total", "counter", "DID documents fetched (PLC, did:web, files).",
       resolver_->fetch_count());
+  add("atipay_identity_refreshes_refused_total", "counter",
+      "Re-resolutions after a failed signature refused by the global cap (the cached key kept).",
+      resolver_->refreshes_refused());
   return out;
 }
 

@@ -60,7 +60,7 @@ std::shared_ptr<const Identity> IdentityResolver::Cached(const std::string& key,
       const auto age = now - e.fetched_at;
       const bool may_refetch = now - e.last_attempt >= options_.min_refresh_interval;
       if (force_refresh) {
-        if (!may_refetch) return e.value;
+        if (!may_refetch || !TakeForcedRefresh(now)) return e.value;
       } else if (age < options_.fresh_ttl) {
         return e.value;  // the fast path
       } else if (age < options_.max_ttl && options_.background_refresh) {
@@ -74,6 +74,21 @@ std::shared_ptr<const Identity> IdentityResolver::Cached(const std::string& key,
   }
   if (queue) QueueRefresh(key);
   return stale;
+}
+
+bool IdentityResolver::TakeForcedRefresh(auth::Clock::TimePoint now) {
+  if (options_.max_forced_refreshes_per_second == 0) return true;
+  std::lock_guard<std::mutex> lock(forced_mu_);
+  if (now - forced_window_ >= std::chrono::seconds(1) || now < forced_window_) {
+    forced_window_ = now;
+    forced_in_window_ = 0;
+  }
+  if (forced_in_window_ >= options_.max_forced_refreshes_per_second) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  ++forced_in_window_;
+  return true;
 }
 
 auth::KeyResolver::Result IdentityResolver::ResolveKey(std::string_view did, bool force_refresh) {

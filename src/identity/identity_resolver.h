@@ -35,6 +35,10 @@ struct CacheOptions {
   // A forced re-resolution (after a failed signature) happens at most this often per DID, so
   // forged tokens cannot turn us into a load generator against the PLC directory.
   std::chrono::milliseconds min_refresh_interval{5000};
+  // And at most this many forced re-resolutions per second in all: forged tokens naming many
+  // cached DIDs would otherwise each cost a directory fetch, which the directory may answer by
+  // rate-limiting us (and every new caller with us). A refused one keeps the cached key. 0: no cap.
+  std::size_t max_forced_refreshes_per_second = 20;
   std::size_t max_entries = 100000;
   // A DID we could not resolve (and hold nothing for) answers with that failure for this long
   // without another fetch: tokens naming slow or dead did:webs, which need no valid signature
@@ -70,6 +74,8 @@ class IdentityResolver final : public auth::KeyResolver {
   void Invalidate(std::string_view did);
   // Fetches that reached the source (tests and metrics).
   std::size_t fetch_count() const { return fetches_.load(std::memory_order_relaxed); }
+  // Forced re-resolutions refused by max_forced_refreshes_per_second (metrics).
+  std::size_t refreshes_refused() const { return refused_.load(std::memory_order_relaxed); }
   std::size_t size() const;
 
  private:
@@ -104,6 +110,8 @@ class IdentityResolver final : public auth::KeyResolver {
   // The failure remembered for a DID we hold nothing for, if recent.
   std::optional<ResolveError> RecentFailure(const std::string& did);
   static KeyResolver::Result KeyOf(const Result& r, std::string_view did);
+  // Whether this second's budget of forced re-resolutions has room for one more (taken).
+  bool TakeForcedRefresh(auth::Clock::TimePoint now);
   // One fetch per DID at a time; callers that arrive meanwhile wait for its result.
   Result Fetch(const std::string& did);
   Result FetchFromSource(const std::string& did);
@@ -116,6 +124,11 @@ class IdentityResolver final : public auth::KeyResolver {
   const auth::Clock& clock_;
   std::array<Shard, kShards> shards_;
   std::atomic<std::size_t> fetches_{0};
+  std::atomic<std::size_t> refused_{0};
+
+  std::mutex forced_mu_;
+  auth::Clock::TimePoint forced_window_{};  // start of the current one-second window
+  std::size_t forced_in_window_ = 0;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

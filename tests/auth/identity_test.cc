@@ -438,6 +438,23 @@ TEST_F(ResolverTest, KeyRotationReResolvesOnce) {
   EXPECT_EQ(plc_.requests(), 3);
 }
 
+// Forged tokens naming many cached DIDs each pass the per-DID interval: the budget for all of
+// them together keeps the directory from seeing more than a few fetches a second.
+TEST_F(ResolverTest, ForcedReResolutionsShareABudgetPerSecond) {
+  CacheOptions cache;
+  cache.min_refresh_interval = 0ms;
+  cache.max_forced_refreshes_per_second = 3;
+  auto resolver = PlcOnly(plc_.url(), clock_, cache);
+  ASSERT_FALSE(ErrorOf(resolver->ResolveKey(kAlice, false)));
+  EXPECT_EQ(plc_.requests(), 1);
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(ErrorOf(resolver->ResolveKey(kAlice, true)));
+  EXPECT_EQ(plc_.requests(), 4) << "three forced fetches, then the cached key";
+  EXPECT_EQ(resolver->refreshes_refused(), 7u);
+  clock_.Advance(1s);
+  EXPECT_FALSE(ErrorOf(resolver->ResolveKey(kAlice, true)));
+  EXPECT_EQ(plc_.requests(), 5) << "a new second, a new budget";
+}
+
 TEST_F(ResolverTest, TryVerifyNeverBlocks) {
   auto resolver = PlcOnly(plc_.url(), clock_);
   auth::ServiceAuthVerifier verifier(auth::ServiceAuthOptions(kService), *resolver, clock_);

@@ -314,6 +314,7 @@ TEST(ServiceAuthTest, MetricsShowTheReplayCacheAndDidResolution) {
   EXPECT_GT(Sample(after, "atipay_auth_replay_bytes").value_or(0), idle_bytes);
   EXPECT_EQ(Sample(after, "atipay_identity_cache_entries"), 1);
   EXPECT_EQ(Sample(after, "atipay_identity_fetches_total"), 1);
+  EXPECT_EQ(Sample(after, "atipay_identity_refreshes_refused_total"), 0);
   EXPECT_EQ(Sample(after, "atipay_auth_replay_full_total"), 0);
   EXPECT_EQ(Sample(after, R"(atipay_auth_resolving{lane="plc"})"), 0);
 }
