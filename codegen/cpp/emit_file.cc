@@ -57,7 +57,10 @@ void DocEmitter::EmitDefDecl(const lexicon::Def& def, std::string& out) {
       break;
     case Kind::kToken:
       if (!n.description.empty()) out += "// " + CommentText(n.description) + "\n";
-      out += "inline constexpr std::string_view " + model_.DefName(uri) + " = " + StringLiteral(uri) + ";\n\n";
+      // Its value is its name: nsid#name, or the bare NSID for a main token (as $type and refs
+      // name a main def).
+      out += "inline constexpr std::string_view " + model_.DefName(uri) + " = " +
+             StringLiteral(def.name == "main" ? doc_.id : uri) + ";\n\n";
       break;
     case Kind::kQuery:
     case Kind::kProcedure:

@@ -10,8 +10,10 @@
 
 #include "com/example-golden/post.h"
 #include "com/example/golden/boost/std.h"
+#include "com/example/golden/defs.h"
 #include "com/example/golden/enums.h"
 #include "com/example/golden/getThing.h"
+#include "com/example/golden/mark.h"
 #include "com/example/golden/names.h"
 #include "com/example/golden/post.h"
 #include "com/example/golden/record.h"
@@ -185,6 +187,13 @@ TEST(Golden, TheMainRecordIsRecordEvenBesideADefNamedRecord) {
             value, lex::Path("Record"), errors))
       << errors.message();
   EXPECT_EQ(value.inner->note, "n");
+}
+
+// A token's value is its fully-qualified name; a main one's is the bare NSID, as a main def is
+// named everywhere else ($type, refs).
+TEST(Golden, TokenValuesAreTheirNamesAndAMainOneIsItsNsid) {
+  EXPECT_EQ(lexicons::com::example::golden::defs::kSweet, "com.example.golden.defs#sweet");
+  EXPECT_EQ(lexicons::com::example::golden::mark::kMain, "com.example.golden.mark");
 }
 
 TEST(Golden, ParamsDecodeStrictlyWithDefaults) {
