@@ -34,7 +34,8 @@ namespace {
 
 using Answer = QueryAnswer;
 
-// Subscriptions between two parties that subscription.validate looks through (newest first).
+// Active (and cancelled) subscriptions between two parties that subscription.validate looks
+// through, newest first, for one that gives access.
 constexpr int kValidateScan = 100;
 
 // Who asks: the payer (the lines are in their repo) or the recipient (the lines' subject).
@@ -258,11 +259,21 @@ Answer ValidateSubscriptions(State& s, const Party& party, const std::optional<s
     rows.push_back(std::move(*row));
   } else if (counterpart) {
     store::LineQuery q = party.Query(store::kSubscriptionCollection, counterpart);
-    q.limit = kValidateScan;
-    rows = s.store.ListLines(q).rows;
+    q.limit = 1;
+    rows = s.store.ListLines(q).rows;  // the newest, whose state a refusal reports
     if (rows.empty()) {
       return JsonOutput{Verdict(false, {}, {}, "No subscription " + party.Scope(counterpart))};
     }
+    // Only these statuses can give access: read them by status, so that unpaid (pending) or
+    // ended subscriptions, however many are newer, do not hide one that does.
+    q.limit = kValidateScan;
+    for (const char* status : {"active", "cancelled"}) {
+      q.status = status;
+      for (auto& row : s.store.ListLines(q).rows) {
+        if (row.uri != rows.front().uri) rows.push_back(std::move(row));
+      }
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.seq > b.seq; });
   } else {
     return XrpcError::InvalidRequest("one of subscriptionUri or " + std::string(counterpart_name) +
                                      " is required");

@@ -254,6 +254,24 @@ TEST_F(LinesTest, ASubscriptionIsValidWhileActiveAndUntilThePaidPeriodEndsAfterC
   ExpectStoreMatchesRepo(sub);
 }
 
+TEST_F(LinesTest, ASubscriptionGivesAccessHoweverManyUnpaidOnesFollowIt) {
+  json::object first = NewItem(kAlice, 100);
+  const std::string cart(first.at("cartUri").as_string());
+  const std::string paid(NewSubscription(kAlice, cart).at("subscriptionUri").as_string());
+  Pay(cart, PaymentOutcome::kCompleted);
+  // Checkouts started and never finished: each leaves a pending subscription, newer than the
+  // paid one.
+  for (int i = 0; i < 100; ++i) {
+    Ok(Run(kAlice, kSubscriptionCreate,
+           {{"subject", kDave}, {"amount", 300}, {"currency", "USD"}, {"interval", "monthly"}}));
+  }
+  json::object verdict = Ok(Run(kAlice, kSubscriptionValidate, {{"subject", kDave}}, false));
+  EXPECT_EQ(verdict.at("valid"), true) << paid << " is active: " << json::serialize(verdict);
+  json::object from = Ok(Run(kDave, "com.atiproto.recipient.payment.subscription.validate",
+                             {{"sender", kAlice}}, false));
+  EXPECT_EQ(from.at("valid"), true) << json::serialize(from);
+}
+
 TEST_F(LinesTest, AnOperatorRecordsRenewalsLapsesAndTheEndOfASubscription) {
   json::object first = NewItem(kAlice, 100);
   const std::string cart(first.at("cartUri").as_string());
