@@ -239,6 +239,8 @@ std::variant<Plan, XrpcError> PlanNewLine(State& s, Line line, const std::string
     cart_row.record_json = json::serialize(*record);
     cart_row.amount = total;
     cart_row.updated_at_us = now;
+    // The checkout returns where the latest caller asked (the cart's checkout URL with it).
+    if (redirect_url) cart_row.redirect_url = *redirect_url;
     plan.writes.push_back(std::move(line.write));
     plan.writes.push_back(std::move(update));
     plan.inserts.push_back(line.row);

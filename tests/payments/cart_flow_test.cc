@@ -47,6 +47,25 @@ TEST_F(CartFlowTest, LinesAddedToAnOpenCartUpdateItInTheRepo) {
   ExpectStoreMatchesRepo(item);
 }
 
+TEST_F(CartFlowTest, ALineAddedWithARedirectUrlSendsTheCartsCheckoutThere) {
+  json::object first = NewItem(kAlice, 500);  // no redirectUrl
+  const std::string cart(first.at("cartUri").as_string());
+  const std::string back = "&redirect=" + PercentEncode("https://shop.example/basket");
+  json::object added = Ok(Run(kAlice, kItemCreate,
+                              {{"subject", kCarol},
+                               {"amount", 250},
+                               {"currency", "USD"},
+                               {"cartUri", cart},
+                               {"redirectUrl", "https://shop.example/basket"}}));
+  const std::string url(added.at("checkoutUrl").as_string());
+  EXPECT_NE(url.find(back), std::string::npos) << url;
+  // ... and so does the cart's checkout URL from then on.
+  json::object got = Ok(Run(kAlice, kCartGet, {{"uri", cart}}, false));
+  EXPECT_EQ(got.at("checkoutUrl"), url);
+  // Without one, the cart keeps the return it has.
+  EXPECT_EQ(NewSubscription(kAlice, cart).at("checkoutUrl"), url);
+}
+
 TEST_F(CartFlowTest, CreateRefusesBadInputByName) {
   auto error = [&](std::string_view nsid, json::object in) {
     RunResult r = Run(kAlice, nsid, in);
