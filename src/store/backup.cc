@@ -25,7 +25,7 @@ Status Errno(const std::string& what) {
   return Status::Error(Code::kUnavailable, what + ": " + std::strerror(errno));
 }
 
-// fsync of a file or a directory: a rename is durable only once its directory is.
+// fsync of a file or a directory: a new name is durable only once its directory is.
 Status Sync(const std::string& path, bool directory) {
   const int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("open " + path);
@@ -35,7 +35,7 @@ Status Sync(const std::string& path, bool directory) {
   return status;
 }
 
-// The copy in `partial`, checked and durable; the caller renames it into place.
+// The copy in `partial`, checked and durable; the caller links it into place.
 Status CopyTo(const std::string& path, const std::string& partial) {
   Status status;
   // Read-only: a wrong path is an error here, not a new empty database.
@@ -74,18 +74,20 @@ BackupResult BackupSqliteDatabase(const std::string& path, const std::string& to
                        : Status::Error(Code::kConflict, to + " exists; a backup never overwrites");
     return result;
   }
-  // Beside `to`, so that the rename stays in one file system; named by our pid, so that two
+  // Beside `to`, so that the link stays in one file system; named by our pid, so that two
   // backups at once never share it.
   const std::string partial = to + ".partial-" + std::to_string(::getpid());
   fs::remove(partial, ec);
   result.status = CopyTo(path, partial);
-  if (result.status.ok() && ::rename(partial.c_str(), to.c_str()) != 0) {
-    result.status = Errno("rename to " + to);
+  // link, not rename: rename would replace a file that took the name while we copied (another
+  // backup to the same name); link refuses.
+  if (result.status.ok() && ::link(partial.c_str(), to.c_str()) != 0) {
+    result.status = errno == EEXIST
+                        ? Status::Error(Code::kConflict, to + " exists; a backup never overwrites")
+                        : Errno("link to " + to);
   }
-  if (!result.status.ok()) {
-    fs::remove(partial, ec);
-    return result;
-  }
+  fs::remove(partial, ec);
+  if (!result.status.ok()) return result;
   fs::path directory = fs::path(to).parent_path();
   result.status = Sync(directory.empty() ? "." : directory.string(), true);
   result.bytes = static_cast<std::int64_t>(fs::file_size(to, ec));

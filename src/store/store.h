@@ -235,8 +235,9 @@ std::unique_ptr<Store> OpenSqliteStore(const StoreOptions& options, std::string*
 
 // Copies the SQLite database at `path` to the new file `to` while a server may be writing it:
 // one consistent snapshot (VACUUM INTO, from a read transaction that blocks no writer), checked
-// with integrity_check, made durable, then renamed to `to`, so `to` never holds a partial copy.
-// `to` must not exist (kConflict). `bytes` is the copy's size.
+// with integrity_check, made durable, then linked as `to`, so `to` never holds a partial copy.
+// `to` must not exist, before or when the copy takes its name (kConflict). `bytes` is the
+// copy's size.
 struct BackupResult {
   Status status;
   std::int64_t bytes = 0;

@@ -1,6 +1,7 @@
 // BackupSqliteDatabase: a copy taken while the writer works is one consistent snapshot, never
 // waits for a write in progress, and is whole at its path or not there at all.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -140,6 +141,35 @@ TEST_F(StoreTest, BackupNeverOverwritesAndLeavesNothingWhenItFails) {
     EXPECT_EQ(name.find(".partial-"), std::string::npos) << name;
     EXPECT_NE(name, "from-nowhere.db");
   }
+}
+
+// Two backups to the same name at once (two cron jobs naming their file by date): the file
+// that takes the name first is kept, and the other backup is refused, not renamed over it.
+TEST_F(StoreTest, BackupNeverOverwritesAFileThatAppearsWhileItCopies) {
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(
+        store->WriteSync([i](WriteTxn& txn) { return InsertCartWithTwoLines(txn, i); }).ok());
+  }
+  const std::string to = dir.File("nightly.db");
+  const std::string partial = to + ".partial-" + std::to_string(::getpid());
+  std::atomic<bool> polling{false}, finished{false}, appeared{false};
+  std::thread other([&] {
+    polling = true;
+    while (!finished && !fs::exists(partial)) std::this_thread::yield();
+    if (finished) return;
+    std::ofstream(to) << "keep me";
+    appeared = true;
+  });
+  while (!polling) std::this_thread::yield();
+  BackupResult result = BackupSqliteDatabase(db_path(), to);
+  finished = true;
+  other.join();
+  ASSERT_TRUE(appeared) << "the copy was never seen in progress";
+  EXPECT_EQ(result.status.code, Code::kConflict) << result.status.message;
+  std::string kept;
+  std::getline(std::ifstream(to), kept);
+  EXPECT_EQ(kept, "keep me");
+  EXPECT_FALSE(fs::exists(partial));
 }
 
 // The check a backup passes finds a damaged page, and names the file.
