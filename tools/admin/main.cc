@@ -71,11 +71,13 @@ Usage:
 Exit status: 0 done, 1 refused, not found or (check) problems found, 2 usage or database error.
 )";
 
-// An outcome's exit: 0 recorded, 1 refused or not found, 2 the database failed.
+// An outcome's exit: 0 recorded, 1 refused or not found, 2 the database failed (busy, but also
+// a write it refused, e.g. a read-only file: kInternal).
 int Report(const atipay::store::Status& status, const std::string& uri, const std::string& note) {
+  using Code = atipay::store::Status::Code;
   if (!status.ok()) {
     std::fprintf(stderr, "atipay-admin: %s\n", status.message.c_str());
-    return status.code == atipay::store::Status::Code::kUnavailable ? 2 : 1;
+    return status.code == Code::kNotFound || status.code == Code::kAborted ? 1 : 2;
   }
   std::printf("%s: %s\n", uri.c_str(), note.c_str());
   return 0;

@@ -1,0 +1,38 @@
+// atipay-admin's exit statuses, as its help text gives them: 0 done, 1 refused or not found,
+// 2 usage or database error. Scripts tell "do not retry" (1) from "retry later" (2) by them.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "store/store_test_util.h"
+#include "support/run_tool.h"
+
+namespace atipay::store {
+namespace {
+
+using testing::kAlice;
+using testing::MakeCart;
+using testing::RawDb;
+using testing::StoreTest;
+
+int Admin(const std::string& db, const std::string& args) {
+  return test_support::RunTool(ATIPAY_ADMIN_BIN, "--db " + db + " " + args).status;
+}
+
+TEST_F(StoreTest, AdminPaymentThatTheDatabaseFailsToWriteIsADatabaseErrorNotARefusal) {
+  RecordRow open = MakeCart(kAlice, "open");
+  RecordRow abandoned = MakeCart(kAlice, "abandoned");
+  abandoned.status = "abandoned";
+  testing::InsertAll(*store, {&open, &abandoned});
+  EXPECT_EQ(Admin(db_path(), "payment " + abandoned.uri + " completed"), 1);
+  EXPECT_EQ(Admin(db_path(), "payment " + open.uri + "x completed"), 1);
+
+  // The database refuses every update, as a read-only file or a failing disk would.
+  RawDb(db_path()).Exec(
+      "CREATE TRIGGER no_updates BEFORE UPDATE ON records BEGIN SELECT RAISE(ABORT, 'no'); END");
+  EXPECT_EQ(Admin(db_path(), "payment " + open.uri + " completed"), 2);
+  EXPECT_EQ(store->GetRecord(open.uri)->status, "open");
+}
+
+}  // namespace
+}  // namespace atipay::store
