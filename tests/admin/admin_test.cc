@@ -2,6 +2,8 @@
 // 2 usage or database error. Scripts tell "do not retry" (1) from "retry later" (2) by them.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "store/store_test_util.h"
@@ -32,6 +34,17 @@ TEST_F(StoreTest, AdminPaymentThatTheDatabaseFailsToWriteIsADatabaseErrorNotARef
       "CREATE TRIGGER no_updates BEFORE UPDATE ON records BEGIN SELECT RAISE(ABORT, 'no'); END");
   EXPECT_EQ(Admin(db_path(), "payment " + open.uri + " completed"), 2);
   EXPECT_EQ(store->GetRecord(open.uri)->status, "open");
+}
+
+// An empty file at the path (a copy that failed) is not a database: atipay-admin does not
+// make it a new one, which every command would then find clean.
+TEST_F(StoreTest, AdminRefusesAnEmptyFileAndLeavesItEmpty) {
+  const std::string empty = dir.File("empty.db");
+  std::ofstream{empty};
+  EXPECT_EQ(Admin(empty, "check"), 2);
+  EXPECT_EQ(Admin(empty, "sweep"), 2);
+  EXPECT_EQ(std::filesystem::file_size(empty), 0u);
+  EXPECT_EQ(Admin(db_path(), "check"), 0);
 }
 
 }  // namespace

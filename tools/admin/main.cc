@@ -224,8 +224,12 @@ int main(int argc, char** argv) {
     }
   }
   if (rest.empty()) return Usage("no command");
-  // A mistyped path must not become a new, empty database that every command finds clean.
-  if (std::error_code ec; !std::filesystem::exists(db, ec)) {
+  // A mistyped path must not become a new, empty database that every command finds clean. Nor
+  // must an empty file (a copy that failed): SQLite takes it for a new database, and ours never
+  // is one (its first page is written when it is created).
+  if (std::error_code ec;
+      !std::filesystem::exists(db, ec) ||
+      (std::filesystem::is_regular_file(db, ec) && std::filesystem::file_size(db, ec) == 0)) {
     std::fprintf(stderr, "atipay-admin: no database at %s\n", db.c_str());
     return 2;
   }
