@@ -82,9 +82,17 @@ BackupResult BackupSqliteDatabase(const std::string& path, const std::string& to
   // link, not rename: rename would replace a file that took the name while we copied (another
   // backup to the same name); link refuses.
   if (result.status.ok() && ::link(partial.c_str(), to.c_str()) != 0) {
-    result.status = errno == EEXIST
-                        ? Status::Error(Code::kConflict, to + " exists; a backup never overwrites")
-                        : Errno("link to " + to);
+    if (errno == EEXIST) {
+      result.status = Status::Error(Code::kConflict, to + " exists; a backup never overwrites");
+    } else if (errno != EPERM && errno != EOPNOTSUPP) {
+      result.status = Errno("link to " + to);
+    } else if (fs::exists(to, ec)) {
+      result.status = Status::Error(Code::kConflict, to + " exists; a backup never overwrites");
+    } else if (::rename(partial.c_str(), to.c_str()) != 0) {
+      // A file system without hard links (FAT, some network mounts): the check just before is
+      // the closest it allows.
+      result.status = Errno("rename to " + to);
+    }
   }
   fs::remove(partial, ec);
   if (!result.status.ok()) return result;
