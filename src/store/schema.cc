@@ -204,4 +204,19 @@ Status Migrate(sqlite::Connection& connection, std::span<const Migration> migrat
   return Status::Ok();
 }
 
+Status CheckCurrent(sqlite::Connection& connection, std::span<const Migration> migrations) {
+  const int latest = static_cast<int>(migrations.size());
+  Status status;
+  const int current = UserVersion(connection, &status);
+  if (!status.ok()) return status;
+  if (current > latest) return TooNew(current, latest);
+  if (current < latest) {
+    return Status::Error(Status::Code::kInternal,
+                         "database schema version " + std::to_string(current) +
+                             " is older than this build's (" + std::to_string(latest) +
+                             "); start this build's atipay-server on it first, which upgrades it");
+  }
+  return Status::Ok();
+}
+
 }  // namespace atipay::store::schema

@@ -25,6 +25,9 @@ int LatestVersion();
 // user_version bump, so a failed step leaves the previous version intact. Up to date: nothing
 // is written. A database newer than the last step is refused (kInternal, saying so).
 Status Migrate(sqlite::Connection& connection, std::span<const Migration> migrations);
+// Ok when the database is at the last step's version; otherwise kInternal, saying whether it
+// is older or newer. Changes nothing.
+Status CheckCurrent(sqlite::Connection& connection, std::span<const Migration> migrations);
 
 }  // namespace atipay::store::schema
 

@@ -761,7 +761,7 @@ Status CheckOptions(const StoreOptions& options, std::string* synchronous) {
 }
 
 // Per-connection settings of the writer, then the schema.
-Status PrepareDatabase(Connection& connection, const std::string& synchronous) {
+Status PrepareDatabase(Connection& connection, const std::string& synchronous, bool migrate) {
   // WAL is a property of the file; asking again on an existing WAL database changes nothing.
   std::string mode;
   {
@@ -785,7 +785,10 @@ Status PrepareDatabase(Connection& connection, const std::string& synchronous) {
   // Checkpoint less often: the same index pages are rewritten by commit after commit, and a
   // checkpoint copies each page once however many frames it has in the WAL (<= ~32 MiB).
   if (status.ok()) status = connection.ExecScript("PRAGMA wal_autocheckpoint = 8192");
-  if (status.ok()) status = schema::Migrate(connection, schema::Migrations());
+  if (status.ok()) {
+    status = migrate ? schema::Migrate(connection, schema::Migrations())
+                     : schema::CheckCurrent(connection, schema::Migrations());
+  }
   return status;
 }
 
@@ -807,7 +810,9 @@ std::unique_ptr<Store> SqliteStore::Open(const StoreOptions& options, std::strin
                            store->wal_vfs_ ? store->wal_vfs_->name() : nullptr);
     }
   }
-  if (status.ok()) status = PrepareDatabase(*store->writer_connection_, synchronous);
+  if (status.ok()) {
+    status = PrepareDatabase(*store->writer_connection_, synchronous, options.migrate);
+  }
   // Readers open after the schema exists and the file is in WAL mode.
   if (status.ok()) {
     status = store->readers_.Open(options.path, options.read_connections, options.busy_timeout_ms);

@@ -175,6 +175,9 @@ struct StoreOptions {
   int busy_timeout_ms = 5000;
   int max_batch = 256;   // jobs per group commit at most
   int read_connections = 4;
+  // Off: a database at an older schema version is refused rather than migrated. For tools
+  // beside a running server, which an upgrade under it would break: the server migrates.
+  bool migrate = true;
 };
 
 class Store {

@@ -66,8 +66,9 @@ Usage:
       name. Restore: stop the server, put FILE at the database path (removing the old
       -wal and -shm files), start it.
 
-  --db PATH defaults to $ATIPAY_DB, then atipay.db (as atipay-server). It must exist:
-  atipay-server creates it, atipay-admin never does.
+  --db PATH defaults to $ATIPAY_DB, then atipay.db (as atipay-server). It must exist, at
+  this build's schema version: atipay-server creates and upgrades it, atipay-admin never
+  does (an older server may still be using it).
 Exit status: 0 done, 1 refused, not found or (check) problems found, 2 usage or database error.
 )";
 
@@ -249,6 +250,8 @@ int main(int argc, char** argv) {
   atipay::store::StoreOptions options;
   options.path = db;
   options.read_connections = 1;
+  // The server that runs on it upgrades it; an upgrade under an older server would break it.
+  options.migrate = false;
   std::string error;
   auto store = atipay::store::OpenSqliteStore(options, &error);
   if (!store) {
