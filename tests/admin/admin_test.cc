@@ -7,7 +7,6 @@
 #include <string>
 
 #include "store/schema.h"
-#include "store/sqlite.h"
 #include "store/store_test_util.h"
 #include "support/run_tool.h"
 
@@ -54,15 +53,7 @@ TEST_F(StoreTest, AdminRefusesAnEmptyFileAndLeavesItEmpty) {
 TEST_F(StoreTest, AdminDoesNotUpgradeADatabaseAnOlderServerMayBeUsing) {
   const std::string old_db = dir.File("old.db");
   const int older = schema::LatestVersion() - 1;
-  {
-    Status status;
-    auto connection =
-        sqlite::Connection::Open(old_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1000, &status);
-    ASSERT_NE(connection, nullptr) << status.message;
-    status =
-        schema::Migrate(*connection, schema::Migrations().first(static_cast<std::size_t>(older)));
-    ASSERT_TRUE(status.ok()) << status.message;
-  }
+  testing::MakeDatabaseAtVersion(old_db, older);
   EXPECT_EQ(Admin(old_db, "check"), 2);
   EXPECT_EQ(RawDb(old_db).Int("PRAGMA user_version"), older);
   EXPECT_EQ(Admin(db_path(), "check"), 0) << "a current database is opened as before";

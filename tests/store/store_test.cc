@@ -22,6 +22,7 @@ using testing::kAlice;
 using testing::kBob;
 using testing::kCarol;
 using testing::MakeCart;
+using testing::MakeDatabaseAtVersion;
 using testing::MakeLine;
 using testing::MakeRecord;
 using testing::MakeWorkflow;
@@ -97,15 +98,7 @@ std::vector<std::string> Totals(const std::vector<LineTotal>& totals) {
 // the schema made by this build's own first steps, and the rows of the database at `from` as
 // that version would have written them.
 void CopyIntoOldDatabase(const std::string& from, const std::string& to, int version) {
-  {
-    Status status;
-    auto connection =
-        sqlite::Connection::Open(to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1000, &status);
-    ASSERT_NE(connection, nullptr) << status.message;
-    status =
-        schema::Migrate(*connection, schema::Migrations().first(static_cast<std::size_t>(version)));
-    ASSERT_TRUE(status.ok()) << status.message;
-  }
+  MakeDatabaseAtVersion(to, version);
   std::string columns =
       "seq, uri, did, collection, rkey, record_json, cid, status, cart_uri, subject, "
       "private_json, amount, currency, created_at_us, updated_at_us, expires_at_us, "

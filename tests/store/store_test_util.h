@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "store/schema.h"
+#include "store/sqlite.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
 
@@ -167,6 +169,17 @@ class RawDb {
  private:
   sqlite3* db_ = nullptr;
 };
+
+// A new database file at `path` with the schema of `version` (an older build's), empty.
+inline void MakeDatabaseAtVersion(const std::string& path, int version) {
+  Status status;
+  auto connection =
+      sqlite::Connection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1000, &status);
+  ASSERT_NE(connection, nullptr) << status.message;
+  status =
+      schema::Migrate(*connection, schema::Migrations().first(static_cast<std::size_t>(version)));
+  ASSERT_TRUE(status.ok()) << status.message;
+}
 
 }  // namespace atipay::store::testing
 
