@@ -176,8 +176,18 @@ std::optional<Reply> Clone(std::uint16_t port, const std::string& did,
                {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + did}});
 }
 
-std::optional<Reply> Count(std::uint16_t port) {
-  return Fetch(port, "GET", "/xrpc/com.atiproto.repo.item.count");
+// An anonymous call, with these X-Forwarded-For header lines (one header per entry given).
+std::optional<Reply> Count(std::uint16_t port, std::vector<std::string> forwarded_for = {}) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (std::string& line : forwarded_for) headers.emplace_back("X-Forwarded-For", std::move(line));
+  return Fetch(port, "GET", "/xrpc/com.atiproto.repo.item.count", std::nullopt, std::move(headers));
+}
+
+// One call a minute per client address, which X-Forwarded-For names when trusted.
+xrpc::ServerOptions OneCallPerAddress(bool trust_x_forwarded_for) {
+  xrpc::ServerOptions options = WithLimits(Limits({1, 60s}, {}));
+  options.trust_x_forwarded_for = trust_x_forwarded_for;
+  return options;
 }
 
 std::string Header(const Reply& reply, std::string_view name) {
@@ -288,26 +298,20 @@ TEST(XrpcRateLimit, GlobalPerAddressBeforeRouting) {
 }
 
 TEST(XrpcRateLimit, ForwardedForOnlyWhenTrustedAndOnlyItsLastEntry) {
-  auto get = [](std::uint16_t port, std::string forwarded) {
-    return Fetch(port, "GET", "/xrpc/com.atiproto.repo.item.count", std::nullopt,
-                 {{"X-Forwarded-For", std::move(forwarded)}});
-  };
   for (bool trusted : {false, true}) {
-    xrpc::ServerOptions options = WithLimits(Limits({1, 60s}, {}));
-    options.trust_x_forwarded_for = trusted;
-    TestServer server(options);
+    TestServer server(OneCallPerAddress(trusted));
     // A client may write any entries; only the last one, added by our proxy, is its address.
-    auto first = get(server.port(), "10.9.9.9, 203.0.113.1");
+    auto first = Count(server.port(), {"10.9.9.9, 203.0.113.1"});
     ASSERT_TRUE(first);
     EXPECT_EQ(first->status, 200);
-    auto other = get(server.port(), "203.0.113.1, 203.0.113.2");
+    auto other = Count(server.port(), {"203.0.113.1, 203.0.113.2"});
     ASSERT_TRUE(other);
     EXPECT_EQ(other->status, trusted ? 200 : 429) << trusted;
-    auto again = get(server.port(), "198.51.100.1,203.0.113.1");
+    auto again = Count(server.port(), {"198.51.100.1,203.0.113.1"});
     ASSERT_TRUE(again);
     EXPECT_EQ(again->status, 429) << trusted;
     // Not an address: the connection's own address counts (already used when not trusted).
-    auto junk = get(server.port(), "203.0.113.3, not-an-address");
+    auto junk = Count(server.port(), {"203.0.113.3, not-an-address"});
     ASSERT_TRUE(junk);
     EXPECT_EQ(junk->status, trusted ? 200 : 429) << trusted;
   }
@@ -317,38 +321,25 @@ TEST(XrpcRateLimit, ForwardedForSpreadOverSeveralHeaderLinesCountsTheLastLine) {
   // A proxy may add its entry as a header line of its own (HAProxy's `option forwardfor` does)
   // after the one the client sent: the lines are one list (RFC 9110 §5.3), whose last entry is
   // the proxy's. The client's own line must not name its address.
-  auto get = [](std::uint16_t port, std::string client_line, std::string proxy_line) {
-    return Fetch(
-        port, "GET", "/xrpc/com.atiproto.repo.item.count", std::nullopt,
-        {{"X-Forwarded-For", std::move(client_line)}, {"X-Forwarded-For", std::move(proxy_line)}});
-  };
-  xrpc::ServerOptions options = WithLimits(Limits({1, 60s}, {}));
-  options.trust_x_forwarded_for = true;
-  TestServer server(options);
-  auto first = get(server.port(), "198.51.100.1", "203.0.113.1");
+  TestServer server(OneCallPerAddress(true));
+  auto first = Count(server.port(), {"198.51.100.1", "203.0.113.1"});
   ASSERT_TRUE(first);
   EXPECT_EQ(first->status, 200);
   // The same client (as the proxy saw it) naming another address in its own line.
-  auto spoofed = get(server.port(), "198.51.100.2", "203.0.113.1");
+  auto spoofed = Count(server.port(), {"198.51.100.2", "203.0.113.1"});
   ASSERT_TRUE(spoofed);
   EXPECT_EQ(spoofed->status, 429);
 }
 
 TEST(XrpcRateLimit, AddressesOfOneIpv6SlashSixtyFourShareALimit) {
-  auto get = [](std::uint16_t port, const char* address) {
-    return Fetch(port, "GET", "/xrpc/com.atiproto.repo.item.count", std::nullopt,
-                 {{"X-Forwarded-For", address}});
-  };
-  xrpc::ServerOptions options = WithLimits(Limits({1, 60s}, {}));
-  options.trust_x_forwarded_for = true;
-  TestServer server(options);
-  auto first = get(server.port(), "2001:db8:1:2::1");
+  TestServer server(OneCallPerAddress(true));
+  auto first = Count(server.port(), {"2001:db8:1:2::1"});
   ASSERT_TRUE(first);
   EXPECT_EQ(first->status, 200);
-  auto same_prefix = get(server.port(), "2001:db8:1:2:ffff::9");
+  auto same_prefix = Count(server.port(), {"2001:db8:1:2:ffff::9"});
   ASSERT_TRUE(same_prefix);
   EXPECT_EQ(same_prefix->status, 429) << "a new address from the same /64 is the same client";
-  auto next_prefix = get(server.port(), "2001:db8:1:3::1");
+  auto next_prefix = Count(server.port(), {"2001:db8:1:3::1"});
   ASSERT_TRUE(next_prefix);
   EXPECT_EQ(next_prefix->status, 200);
 }
