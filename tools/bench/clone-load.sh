@@ -61,7 +61,7 @@ echo "atipay-server on core $server_cpu (synchronous=$synchronous, output valida
 # Server CPU (user + system, every thread) over the measured window, read when atipay-load says
 # it starts and when it prints its figures: whether the one core was saturated or the run waited on
 # fsync and round trips.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+cpu_ticks() { awk '{print $14, $15}' "/proc/$server_pid/stat"; }
 # "commits jobs commit_seconds" from the server's /metrics (empty from a server without them).
 store_sample() {
   curl -fs "127.0.0.1:$port/metrics" | awk '$1 == "atipay_store_commits_total" { c = $2 }
@@ -82,10 +82,10 @@ taskset -c $load_cpu "$load" --url "http://127.0.0.1:$port" --aud "$did" "${iden
     printf '%s\n' "$line"
   done
   if [ -n "$ticks_before" ] && [ -n "$ticks_after" ]; then
-    awk -v t=$(( ticks_after - ticks_before )) -v hz="$(getconf CLK_TCK)" \
-        -v ns=$(( end_ns - start_ns )) \
-      'BEGIN { printf "  server CPU: %.2f s in the %.2f s window (%.2f of its core)\n",
-                      t / hz, ns / 1e9, t / hz / (ns / 1e9) }'
+    echo "$ticks_before $ticks_after" | awk -v hz="$(getconf CLK_TCK)" -v ns=$(( end_ns - start_ns )) \
+      '{ u = ($3 - $1) / hz; k = ($4 - $2) / hz; w = ns / 1e9
+         printf "  server CPU: %.2f s in the %.2f s window (%.2f of its core: %.2f user, %.2f system)\n",
+                u + k, w, (u + k) / w, u / w, k / w }'
   fi
   if [ -n "$store_before" ] && [ -n "$store_after" ]; then
     echo "$store_before $store_after" | awk '{ c = $4 - $1; j = $5 - $2; s = $6 - $3
