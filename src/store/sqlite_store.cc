@@ -378,15 +378,29 @@ class ReaderPool {
   std::vector<Connection*> free_;
 };
 
-// Runs a read on a pooled connection; `fallback` when the store is closed or anything throws
-// (reads have no error channel: a failed read looks like a missing row).
+// A read that failed answers like one that found nothing; *failure (if any) says why.
+void NoteReadFailure(Status* failure, const Status& status) {
+  if (failure != nullptr && !status.ok() && failure->ok()) {
+    *failure = Status::Error(status.code, "the database failed a read: " + status.message);
+  }
+}
+
+// Runs a read on a pooled connection; `fallback`, with *failure set, when the store is closed
+// or anything throws. `fn` notes its own failed queries.
 template <class Result, class Fn>
-Result WithReader(ReaderPool& pool, Fn&& fn, Result fallback = Result()) {
+Result WithReader(ReaderPool& pool, Status* failure, Fn&& fn, Result fallback = Result()) {
   try {
     auto lease = pool.Acquire();
-    if (lease.get() == nullptr) return fallback;
+    if (lease.get() == nullptr) {
+      NoteReadFailure(failure, Status::Error(Code::kUnavailable, "the store is closed"));
+      return fallback;
+    }
     return fn(*lease.get());
+  } catch (const std::exception& e) {
+    NoteReadFailure(failure, Status::Error(Code::kInternal, e.what()));
+    return fallback;
   } catch (...) {
+    NoteReadFailure(failure, Status::Error(Code::kInternal, "unknown exception"));
     return fallback;
   }
 }
@@ -409,21 +423,28 @@ class SqliteStore final : public Store {
   static std::unique_ptr<Store> Open(const StoreOptions& options, std::string* error);
   ~SqliteStore() override { Close(); }
 
-  std::optional<RecordRow> GetRecord(std::string_view uri) override {
-    return WithReader<std::optional<RecordRow>>(readers_, [&](Connection& connection) {
+  std::optional<RecordRow> GetRecord(std::string_view uri, Status* failure) override {
+    return WithReader<std::optional<RecordRow>>(readers_, failure, [&](Connection& connection) {
       Status status;
-      return SelectRecord(connection, uri, &status);
+      auto row = SelectRecord(connection, uri, &status);
+      NoteReadFailure(failure, status);
+      return row;
     });
   }
 
-  std::vector<RecordRow> GetRecords(const std::vector<std::string>& uris) override {
-    return WithReader<std::vector<RecordRow>>(readers_, [&](Connection& connection) {
+  std::vector<RecordRow> GetRecords(const std::vector<std::string>& uris,
+                                    Status* failure) override {
+    return WithReader<std::vector<RecordRow>>(readers_, failure, [&](Connection& connection) {
       std::vector<RecordRow> rows;
       // One read transaction: every row from the same snapshot.
-      if (!connection.Exec("BEGIN").ok()) return rows;
+      if (Status begun = connection.Exec("BEGIN"); !begun.ok()) {
+        NoteReadFailure(failure, begun);
+        return rows;
+      }
       for (const std::string& uri : uris) {
         Status status;
         auto row = SelectRecord(connection, uri, &status);
+        NoteReadFailure(failure, status);
         if (row) rows.push_back(std::move(*row));
       }
       connection.Exec("COMMIT");
@@ -431,10 +452,10 @@ class SqliteStore final : public Store {
     });
   }
 
-  Page<RecordRow> ListCarts(const CartQuery& q) override;
+  Page<RecordRow> ListCarts(const CartQuery& q, Status* failure) override;
 
-  Page<RecordRow> ListLines(const LineQuery& q) override {
-    return List(Selection(LinesOf(q), q), q);
+  Page<RecordRow> ListLines(const LineQuery& q, Status* failure) override {
+    return List(Selection(LinesOf(q), q), q, failure);
   }
 
   std::optional<Page<RecordRow>> ScanRecords(std::string_view collection,
@@ -442,7 +463,7 @@ class SqliteStore final : public Store {
                                              int limit) override {
     const int page_size = std::clamp(limit, 1, kMaxPageSize);
     return WithReader<std::optional<Page<RecordRow>>>(
-        readers_,
+        readers_, nullptr,
         [&](Connection& connection) {
           Query query(connection, sql::kScanRecords);
           query.Bind(":collection", collection)
@@ -452,12 +473,14 @@ class SqliteStore final : public Store {
         std::nullopt);
   }
 
-  std::vector<LineTotal> SumLines(const LineQuery& q) override;
+  std::vector<LineTotal> SumLines(const LineQuery& q, Status* failure) override;
 
-  std::optional<WorkflowRow> GetWorkflow(std::string_view id) override {
-    return WithReader<std::optional<WorkflowRow>>(readers_, [&](Connection& connection) {
+  std::optional<WorkflowRow> GetWorkflow(std::string_view id, Status* failure) override {
+    return WithReader<std::optional<WorkflowRow>>(readers_, failure, [&](Connection& connection) {
       Status status;
-      return SelectWorkflow(connection, id, &status);
+      auto row = SelectWorkflow(connection, id, &status);
+      NoteReadFailure(failure, status);
+      return row;
     });
   }
 
@@ -532,7 +555,7 @@ class SqliteStore final : public Store {
 
   explicit SqliteStore(const StoreOptions& options) : max_batch_(options.max_batch) {}
 
-  Page<RecordRow> List(const RecordSelection& selection, const LineQuery& q,
+  Page<RecordRow> List(const RecordSelection& selection, const LineQuery& q, Status* failure,
                        const ExpiryWindows& expiry = {});
 
   void WriterLoop();
@@ -562,14 +585,17 @@ class SqliteStore final : public Store {
 
 int PageSize(const LineQuery& q) { return std::clamp(q.limit, 1, kMaxPageSize); }
 
-// One page of the selection on `connection`; nullopt if the read failed.
+// One page of the selection on `connection`; nullopt, with *failure set, if the read failed.
 std::optional<Page<RecordRow>> ReadPage(Connection& connection, const RecordSelection& selection,
-                                        const LineQuery& q, const ExpiryWindows& expiry) {
+                                        const LineQuery& q, const ExpiryWindows& expiry,
+                                        Status* failure) {
   const int page_size = PageSize(q);
   Query query(connection, sql::ListRecordsSql(selection));
   BindSelection(query, selection, q, expiry);
   query.Bind(":before", q.before_seq.value_or(std::numeric_limits<std::int64_t>::max()));
-  return ReadRows(query, page_size);
+  auto page = ReadRows(query, page_size);
+  NoteReadFailure(failure, query.status());
+  return page;
 }
 
 // The newest page_size rows of two pages read before the same cursor; more may follow if
@@ -590,14 +616,14 @@ Page<RecordRow> MergePages(Page<RecordRow> a, Page<RecordRow> b, int page_size) 
 }
 
 Page<RecordRow> SqliteStore::List(const RecordSelection& selection, const LineQuery& q,
-                                  const ExpiryWindows& expiry) {
+                                  Status* failure, const ExpiryWindows& expiry) {
   if (Unbounded(q)) return {};
-  return WithReader<Page<RecordRow>>(readers_, [&](Connection& connection) {
-    return ReadPage(connection, selection, q, expiry).value_or(Page<RecordRow>());
+  return WithReader<Page<RecordRow>>(readers_, failure, [&](Connection& connection) {
+    return ReadPage(connection, selection, q, expiry, failure).value_or(Page<RecordRow>());
   });
 }
 
-Page<RecordRow> SqliteStore::ListCarts(const CartQuery& q) {
+Page<RecordRow> SqliteStore::ListCarts(const CartQuery& q, Status* failure) {
   LineQuery carts;
   carts.did = q.did;
   carts.collection = std::string(kCartCollection);
@@ -606,39 +632,46 @@ Page<RecordRow> SqliteStore::ListCarts(const CartQuery& q) {
   carts.limit = q.limit;
   carts.before_seq = q.before_seq;
   const RecordSelection selection = Selection(RecordSelection::Of::kCarts, carts);
-  if (!q.status || !q.now_us) return List(selection, carts);
+  if (!q.status || !q.now_us) return List(selection, carts, failure);
   // An open cart past its expiry is expired: "open" leaves it out, "expired" finds it.
   ExpiryWindows overdue;
   if (*q.status == "open") {
     overdue.overdue_to = *q.now_us;
-    return List(selection, carts, overdue);
+    return List(selection, carts, failure, overdue);
   }
-  if (*q.status != kExpired || Unbounded(carts)) return List(selection, carts);
+  if (*q.status != kExpired || Unbounded(carts)) return List(selection, carts, failure);
   overdue.expires_from = 1;
   overdue.expires_to = *q.now_us;
   LineQuery open = carts;
   open.status = "open";
   // Both pages from one snapshot, so that a cart the sweeper expires meanwhile is in one.
-  return WithReader<Page<RecordRow>>(readers_, [&](Connection& connection) {
-    if (!connection.Exec("BEGIN").ok()) return Page<RecordRow>();
-    auto expired = ReadPage(connection, selection, carts, {});
-    auto past_expiry = expired ? ReadPage(connection, selection, open, overdue) : std::nullopt;
+  return WithReader<Page<RecordRow>>(readers_, failure, [&](Connection& connection) {
+    if (Status begun = connection.Exec("BEGIN"); !begun.ok()) {
+      NoteReadFailure(failure, begun);
+      return Page<RecordRow>();
+    }
+    auto expired = ReadPage(connection, selection, carts, {}, failure);
+    auto past_expiry =
+        expired ? ReadPage(connection, selection, open, overdue, failure) : std::nullopt;
     connection.Exec("COMMIT");
     if (!past_expiry) return Page<RecordRow>();
     return MergePages(std::move(*expired), std::move(*past_expiry), PageSize(carts));
   });
 }
 
-std::vector<LineTotal> SqliteStore::SumLines(const LineQuery& q) {
+std::vector<LineTotal> SqliteStore::SumLines(const LineQuery& q, Status* failure) {
   if (Unbounded(q)) return {};
-  return WithReader<std::vector<LineTotal>>(readers_, [&](Connection& connection) {
+  return WithReader<std::vector<LineTotal>>(readers_, failure, [&](Connection& connection) {
     const RecordSelection selection = Selection(LinesOf(q), q);
     Query query(connection, sql::SumLinesSql(selection));
     BindSelection(query, selection, q);
     std::vector<LineTotal> totals;
     while (query.Step()) totals.push_back({query.Text(0), query.Int(1), query.Int(2)});
     // SUM fails rather than wrap on overflow: then no totals, like any failed read.
-    if (!query.status().ok()) return std::vector<LineTotal>();
+    if (!query.status().ok()) {
+      NoteReadFailure(failure, query.status());
+      return std::vector<LineTotal>();
+    }
     return totals;
   });
 }

@@ -184,12 +184,16 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Reads: thread-safe, any thread, never blocked by the writer (WAL snapshots).
-  virtual std::optional<RecordRow> GetRecord(std::string_view uri) = 0;
+  // Reads: thread-safe, any thread, never blocked by the writer (WAL snapshots). A read the
+  // database fails (an I/O error, a corrupt page, the store closed) answers as if nothing
+  // matched and sets *failure (kUnavailable) when given one. Code that answers a caller passes
+  // one: a disk that fails must not be reported as a missing cart, or a partial list as whole.
+  virtual std::optional<RecordRow> GetRecord(std::string_view uri, Status* failure = nullptr) = 0;
   // The rows for these URIs that exist, in the order given.
-  virtual std::vector<RecordRow> GetRecords(const std::vector<std::string>& uris) = 0;
-  virtual Page<RecordRow> ListCarts(const CartQuery& query) = 0;
-  virtual Page<RecordRow> ListLines(const LineQuery& query) = 0;
+  virtual std::vector<RecordRow> GetRecords(const std::vector<std::string>& uris,
+                                            Status* failure = nullptr) = 0;
+  virtual Page<RecordRow> ListCarts(const CartQuery& query, Status* failure = nullptr) = 0;
+  virtual Page<RecordRow> ListLines(const LineQuery& query, Status* failure = nullptr) = 0;
   // Every owner's records of one collection, newest first, `limit` at a time from `before_seq`
   // (audits: a full scan, not for serving calls). nullopt if the read failed: an audit must not
   // take a failed read for an empty database.
@@ -198,8 +202,9 @@ class Store {
                                                      int limit) = 0;
   // Every line the query matches (limit and cursor ignored), one total per currency, sorted by
   // currency.
-  virtual std::vector<LineTotal> SumLines(const LineQuery& query) = 0;
-  virtual std::optional<WorkflowRow> GetWorkflow(std::string_view id) = 0;
+  virtual std::vector<LineTotal> SumLines(const LineQuery& query, Status* failure = nullptr) = 0;
+  virtual std::optional<WorkflowRow> GetWorkflow(std::string_view id,
+                                                 Status* failure = nullptr) = 0;
 
   // Writes: queue a job for the next group commit. Thread-safe; never blocks on I/O.
   virtual void Submit(WriteJob job, WriteDone done) = 0;

@@ -22,6 +22,7 @@
 #include "payments/records.h"
 #include "store/store.h"
 #include "support/json_eq.h"
+#include "support/store_wrappers.h"
 #include "support/temp_dir.h"
 #include "tests/xrpc/test_support.h"
 #include "xrpc/router.h"
@@ -53,45 +54,19 @@ constexpr char kProfilePut[] = "com.atiproto.recipient.profile.put";
 // Forwards to a store; runs `change` once, just before the first GetRecords that starts with
 // `uri` (any, if empty): another call's commit landing between a first read and a snapshot
 // read (an audit's scan and its check, a method's read of a cart and of its lines).
-class ChangeBeforeSnapshot final : public store::Store {
+class ChangeBeforeSnapshot final : public test_support::ForwardingStore {
  public:
   ChangeBeforeSnapshot(store::Store& inner, std::function<void()> change, std::string uri = "")
-      : inner_(inner), change_(std::move(change)), uri_(std::move(uri)) {}
-  std::optional<store::RecordRow> GetRecord(std::string_view uri) override {
-    return inner_.GetRecord(uri);
-  }
-  std::vector<store::RecordRow> GetRecords(const std::vector<std::string>& uris) override {
+      : ForwardingStore(inner), change_(std::move(change)), uri_(std::move(uri)) {}
+  std::vector<store::RecordRow> GetRecords(const std::vector<std::string>& uris,
+                                           store::Status* failure) override {
     if (change_ && (uri_.empty() || (!uris.empty() && uris.front() == uri_))) {
       std::exchange(change_, nullptr)();
     }
-    return inner_.GetRecords(uris);
+    return inner_.GetRecords(uris, failure);
   }
-  store::Page<store::RecordRow> ListCarts(const store::CartQuery& q) override {
-    return inner_.ListCarts(q);
-  }
-  store::Page<store::RecordRow> ListLines(const store::LineQuery& q) override {
-    return inner_.ListLines(q);
-  }
-  std::optional<store::Page<store::RecordRow>> ScanRecords(std::string_view collection,
-                                                           std::optional<std::int64_t> before,
-                                                           int limit) override {
-    return inner_.ScanRecords(collection, before, limit);
-  }
-  std::vector<store::LineTotal> SumLines(const store::LineQuery& q) override {
-    return inner_.SumLines(q);
-  }
-  std::optional<store::WorkflowRow> GetWorkflow(std::string_view id) override {
-    return inner_.GetWorkflow(id);
-  }
-  void Submit(store::WriteJob job, store::WriteDone done) override {
-    inner_.Submit(std::move(job), std::move(done));
-  }
-  store::Status WriteSync(store::WriteJob job) override { return inner_.WriteSync(std::move(job)); }
-  void Close() override { inner_.Close(); }
-  Stats stats() const override { return inner_.stats(); }
 
  private:
-  store::Store& inner_;
   std::function<void()> change_;
   const std::string uri_;
 };

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <future>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/store.h"
@@ -16,14 +18,21 @@
 namespace atipay::store {
 namespace {
 
+using testing::InsertAll;
 using testing::kAlice;
+using testing::kBob;
 using testing::MakeCart;
+using testing::MakeLine;
+using testing::MakeWorkflow;
+using testing::Uri;
 using testing::StoreTest;
 using Code = Status::Code;
 
-// While set, writes to WAL files fail as if the disk were full / fsync of WAL files fails.
+// While set, writes to WAL files fail as if the disk were full / fsync of WAL files fails /
+// every read of a file fails as a bad sector does.
 std::atomic<bool> fail_wal_writes{false};
 std::atomic<bool> fail_wal_syncs{false};
+std::atomic<bool> fail_reads{false};
 
 // The file as the wrapping VFS sees it: our methods in front, the real file right behind.
 struct ShimFile {
@@ -37,6 +46,7 @@ sqlite3_vfs* real_vfs = nullptr;
 
 int ShimClose(sqlite3_file* f) { return Shim(f)->real()->pMethods->xClose(Shim(f)->real()); }
 int ShimRead(sqlite3_file* f, void* buffer, int amount, sqlite3_int64 offset) {
+  if (fail_reads) return SQLITE_IOERR_READ;
   return Shim(f)->real()->pMethods->xRead(Shim(f)->real(), buffer, amount, offset);
 }
 int ShimWrite(sqlite3_file* f, const void* buffer, int amount, sqlite3_int64 offset) {
@@ -144,6 +154,7 @@ class StoreFaultyDiskTest : public StoreTest {
   void TearDown() override {
     fail_wal_writes = false;
     fail_wal_syncs = false;
+    fail_reads = false;
     StoreTest::TearDown();
     store.reset();
     sqlite3_vfs_unregister(&shim_vfs_);
@@ -245,6 +256,46 @@ TEST_F(StoreFaultyDiskTest, FailedFsyncIsUnavailableAndTheWriterRecovers) {
   store = Open(options);
   EXPECT_FALSE(store->GetRecord(lost.uri).has_value());
   EXPECT_TRUE(store->GetRecord(kept.uri).has_value());
+}
+
+TEST_F(StoreFaultyDiskTest, AReadTheDiskFailsIsReportedNotTakenForAMissingRow) {
+  RecordRow cart = MakeCart(kAlice, "cart");
+  RecordRow item = MakeLine(kAlice, kItemCollection, "item", cart.uri, kBob);
+  InsertAll(*store, {&cart, &item});
+  ASSERT_TRUE(store->WriteSync([](WriteTxn& txn) {
+    return txn.InsertWorkflow(MakeWorkflow("w1", 2'000'000'000'000'000));
+  }).ok());
+  CartQuery carts;
+  carts.did = kAlice;
+  LineQuery lines;
+  lines.did = kAlice;
+  // Each read, with the disk failing and then working again: nothing, and why; then the row.
+  const std::vector<std::pair<std::string, std::function<bool(Status*)>>> reads = {
+      {"GetRecord", [&](Status* f) { return store->GetRecord(cart.uri, f).has_value(); }},
+      {"GetRecords", [&](Status* f) { return !store->GetRecords({cart.uri, item.uri}, f).empty(); }},
+      {"ListCarts", [&](Status* f) { return !store->ListCarts(carts, f).rows.empty(); }},
+      {"ListLines", [&](Status* f) { return !store->ListLines(lines, f).rows.empty(); }},
+      {"SumLines", [&](Status* f) { return !store->SumLines(lines, f).empty(); }},
+      {"GetWorkflow", [&](Status* f) { return store->GetWorkflow("w1", f).has_value(); }},
+  };
+  for (const auto& [name, read] : reads) {
+    // A commit first: every reader's page cache is stale, so the read must go to the disk.
+    RecordRow other = MakeCart(kBob, "other-" + name);
+    InsertAll(*store, {&other});
+    fail_reads = true;
+    Status failure;
+    EXPECT_FALSE(read(&failure)) << name;
+    EXPECT_EQ(failure.code, Code::kUnavailable) << name << ": " << failure.message;
+    EXPECT_NE(failure.message.find("disk I/O error"), std::string::npos) << failure.message;
+    EXPECT_FALSE(read(nullptr)) << name << ": without a status, as before: nothing";
+    fail_reads = false;
+    failure = Status::Ok();
+    EXPECT_TRUE(read(&failure)) << name;
+    EXPECT_TRUE(failure.ok()) << name << ": " << failure.message;
+  }
+  Status failure;
+  EXPECT_FALSE(store->GetRecord(Uri(kAlice, kCartCollection, "none"), &failure));
+  EXPECT_TRUE(failure.ok()) << "a row that is not there is no failure";
 }
 
 }  // namespace
