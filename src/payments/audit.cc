@@ -65,8 +65,10 @@ class Auditor {
   // The cart and its lines as one snapshot (the row scanned may be older than that).
   void CheckCart(const store::RecordRow& scanned) {
     ++report_.carts;
-    std::optional<CartAndLines> snapshot = ReadCartAndLines(store_, scanned);
-    // Deleted since the scan, or edited faster than we read: nothing to conclude.
+    store::Status failure;
+    std::optional<CartAndLines> snapshot = ReadCartAndLines(store_, scanned, &failure);
+    if (!failure.ok()) report_.read_failed = true;
+    // Deleted since the scan, or edited faster than we read, or not read: nothing to conclude.
     if (!snapshot || !snapshot->consistent) return;
     const store::RecordRow& cart = snapshot->cart;
     const std::vector<std::string> lines = CartLineUris(cart);
@@ -126,7 +128,12 @@ class Auditor {
     std::vector<store::RecordRow> rows;
     for (int attempt = 0;; ++attempt) {
       if (attempt == 3) return;  // moved faster than we read: nothing to conclude
-      rows = store_.GetRecords({scanned.uri, cart_uri});
+      store::Status failure;
+      rows = store_.GetRecords({scanned.uri, cart_uri}, &failure);
+      if (!failure.ok()) {
+        report_.read_failed = true;  // a row not read is not a row missing
+        return;
+      }
       if (rows.empty() || rows.front().uri != scanned.uri) return;  // deleted since the scan
       if (rows.front().cart_uri == cart_uri) break;
       cart_uri = rows.front().cart_uri;

@@ -21,7 +21,7 @@ struct AuditReport {
   std::int64_t lines = 0;
   std::vector<AuditProblem> problems;  // at most max_problems
   std::int64_t more_problems = 0;      // found beyond those
-  bool read_failed = false;            // a scan failed: the audit is incomplete
+  bool read_failed = false;            // a read failed: the audit is incomplete
 };
 
 // Checks, each cart with its lines read in one snapshot (so a commit in progress is never half

@@ -79,10 +79,16 @@ xrpc::HttpReply CheckoutPage(store::Store& store, const lex::ParamList& params,
   }
   auto parts = lex::ParseAtUri(uri);
   std::optional<CartAndLines> snapshot;
+  store::Status failure;
   if (parts && parts->collection == store::kCartCollection) {
-    if (auto row = store.GetRecord(uri); row && row->collection == store::kCartCollection) {
-      snapshot = ReadCartAndLines(store, *row);
+    if (auto row = store.GetRecord(uri, &failure);
+        row && row->collection == store::kCartCollection) {
+      snapshot = ReadCartAndLines(store, *row, &failure);
     }
+  }
+  if (!failure.ok()) {
+    return Page(503, "Checkout",
+                "<h1>Try again shortly</h1>\n<p>The cart could not be read just now.</p>\n");
   }
   if (!snapshot) {
     return Page(404, "Checkout",

@@ -75,8 +75,11 @@ std::variant<Plan, XrpcError> PlanLinePut(State& s, const std::string& did, std:
   plan.writes.push_back(std::move(line));
 
   // A line in a cart moves the cart's total with it.
-  if (auto cart = row.cart_uri.empty() ? std::optional<store::RecordRow>()
-                                        : s.store.GetRecord(row.cart_uri)) {
+  store::Status failure;
+  std::optional<store::RecordRow> cart;
+  if (!row.cart_uri.empty()) cart = s.store.GetRecord(row.cart_uri, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
+  if (cart) {
     const std::string status = EffectiveStatus(*cart, now);
     if (status != "open") {
       return XrpcError::Named("CartNotOpen", kind + " " + row.uri + " is in cart " + cart->uri +

@@ -112,7 +112,9 @@ Answer GetLine(State& s, const Party& party, const std::optional<std::string>& u
   } else {
     store::LineQuery newest = query;
     newest.limit = 1;
-    auto page = s.store.ListLines(newest);
+    store::Status failure;
+    auto page = s.store.ListLines(newest, &failure);
+    if (!failure.ok()) return ReadFailed(failure);
     if (page.rows.empty()) {
       return XrpcError::Named(kind + "NotFound", "No " + Lower(kind) + " " +
                                                      party.Scope(counterpart, query.record_uri));
@@ -156,7 +158,9 @@ Answer ListLines(State& s, store::LineQuery query, const std::optional<std::stri
   if (auto* e = std::get_if<XrpcError>(&before)) return std::move(*e);
   query.before_seq = std::get<std::optional<std::int64_t>>(before);
   query.limit = static_cast<int>(limit);
-  const store::Page<store::RecordRow> page = s.store.ListLines(query);
+  store::Status failure;
+  const store::Page<store::RecordRow> page = s.store.ListLines(query, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   const std::int64_t now = s.now();
   json::array views;
   for (const auto& row : page.rows) {
@@ -194,8 +198,10 @@ Answer ValidateItems(State& s, const Party& party, const std::optional<std::stri
                      const std::optional<std::string>& record_uri,
                      const std::optional<std::string>& counterpart,
                      std::optional<std::int64_t> expected, std::string_view counterpart_name) {
+  store::Status failure;
   if (item_uri) {
-    auto row = s.store.GetRecord(*item_uri);
+    auto row = s.store.GetRecord(*item_uri, &failure);
+    if (!failure.ok()) return ReadFailed(failure);
     if (!row || row->collection != store::kItemCollection || !party.Sees(*row)) {
       return JsonOutput{Verdict(false, {}, {}, "No item " + party.Scope({}) + " is at " + *item_uri)};
     }
@@ -216,7 +222,8 @@ Answer ValidateItems(State& s, const Party& party, const std::optional<std::stri
   store::LineQuery q = party.Query(store::kItemCollection, record_uri ? std::nullopt : counterpart);
   q.record_uri = record_uri;
   q.status = "completed";
-  std::vector<store::LineTotal> totals = s.store.SumLines(q);
+  std::vector<store::LineTotal> totals = s.store.SumLines(q, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   if (totals.empty()) {
     return JsonOutput{Verdict(false, {}, {},
                               "No completed item " + party.Scope(record_uri ? std::nullopt : counterpart,
@@ -251,8 +258,10 @@ Answer ValidateSubscriptions(State& s, const Party& party, const std::optional<s
                              std::string_view counterpart_name) {
   const std::int64_t now = s.now();
   std::vector<store::RecordRow> rows;
+  store::Status failure;
   if (uri) {
-    auto row = s.store.GetRecord(*uri);
+    auto row = s.store.GetRecord(*uri, &failure);
+    if (!failure.ok()) return ReadFailed(failure);
     if (!row || row->collection != store::kSubscriptionCollection || !party.Sees(*row)) {
       return JsonOutput{Verdict(false, {}, {}, "No subscription " + party.Scope({}) + " is at " + *uri)};
     }
@@ -260,7 +269,8 @@ Answer ValidateSubscriptions(State& s, const Party& party, const std::optional<s
   } else if (counterpart) {
     store::LineQuery q = party.Query(store::kSubscriptionCollection, counterpart);
     q.limit = 1;
-    rows = s.store.ListLines(q).rows;  // the newest, whose state a refusal reports
+    rows = s.store.ListLines(q, &failure).rows;  // the newest, whose state a refusal reports
+    if (!failure.ok()) return ReadFailed(failure);
     if (rows.empty()) {
       return JsonOutput{Verdict(false, {}, {}, "No subscription " + party.Scope(counterpart))};
     }
@@ -269,7 +279,9 @@ Answer ValidateSubscriptions(State& s, const Party& party, const std::optional<s
     q.limit = kValidateScan;
     for (const char* status : {"active", "cancelled"}) {
       q.status = status;
-      for (auto& row : s.store.ListLines(q).rows) {
+      store::Page<store::RecordRow> page = s.store.ListLines(q, &failure);
+      if (!failure.ok()) return ReadFailed(failure);
+      for (auto& row : page.rows) {
         if (row.uri != rows.front().uri) rows.push_back(std::move(row));
       }
     }
@@ -313,7 +325,9 @@ std::variant<std::pair<std::optional<std::int64_t>, std::optional<std::int64_t>>
 Answer Count(State& s, const store::LineQuery& query, bool show_sum) {
   std::int64_t count = 0;
   const store::LineTotal* best = nullptr;
-  const std::vector<store::LineTotal> totals = s.store.SumLines(query);
+  store::Status failure;
+  const std::vector<store::LineTotal> totals = s.store.SumLines(query, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   for (const auto& total : totals) {
     count += total.count;
     if (!best || total.amount > best->amount) best = &total;

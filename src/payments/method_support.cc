@@ -15,6 +15,13 @@ XrpcError ToXrpc(const workflow::Error& e) {
   return XrpcError::Named(e.name, e.message);
 }
 
+XrpcError ReadFailed(const store::Status& failure) {
+  if (failure.code == store::Status::Code::kUnavailable) {
+    return {503, std::string(workflow::kStoreUnavailable), failure.message};
+  }
+  return XrpcError::Internal();
+}
+
 std::string KindOf(std::string_view collection) {
   std::string kind(collection.substr(collection.rfind('.') + 1));
   if (!kind.empty() && kind[0] >= 'a' && kind[0] <= 'z') kind[0] = static_cast<char>(kind[0] - 'a' + 'A');
@@ -29,7 +36,9 @@ std::variant<store::RecordRow, XrpcError> RecordAt(State& s, std::string_view ur
     return XrpcError::Named("Invalid" + kind + "Uri",
                             "uri must reference a " + std::string(collection) + " record");
   }
-  auto row = s.store.GetRecord(uri);
+  store::Status failure;
+  auto row = s.store.GetRecord(uri, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   if (!row) return XrpcError::Named(kind + "NotFound", kind + " not found: " + std::string(uri));
   return std::move(*row);
 }

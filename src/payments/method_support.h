@@ -50,6 +50,9 @@ using StatePtr = std::shared_ptr<State>;
 
 // Engine errors as XRPC errors: a store that cannot commit is a 503, the rest 400 by name.
 xrpc::XrpcError ToXrpc(const workflow::Error& e);
+// A read the database failed (store::Store's `failure`): a 503 StoreUnavailable the caller may
+// retry, never an answer built on rows that were not read.
+xrpc::XrpcError ReadFailed(const store::Status& failure);
 
 template <class Out>
 void Deliver(const xrpc::Reply<Out>& reply, workflow::Outcome outcome) {

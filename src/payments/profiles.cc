@@ -85,7 +85,9 @@ std::variant<Plan, XrpcError> PlanProfilePut(State& s,
                                              const lx::recipient::profile::put::Input& in,
                                              const std::string& did, std::int64_t now) {
   const std::string uri = ProfileUri(did);
-  std::optional<store::RecordRow> existing = s.store.GetRecord(uri);
+  store::Status failure;
+  std::optional<store::RecordRow> existing = s.store.GetRecord(uri, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   json::object record;
   if (existing) {
     auto parsed = ParseRecordJson(existing->record_json);
@@ -145,7 +147,9 @@ std::optional<XrpcError> CheckRecipientsAccept(State& s,
   if (by_profile.empty()) return std::nullopt;
   std::vector<std::string> uris;
   for (const auto& [uri, _] : by_profile) uris.push_back(uri);
-  const std::vector<store::RecordRow> profiles = s.store.GetRecords(uris);
+  store::Status failure;
+  const std::vector<store::RecordRow> profiles = s.store.GetRecords(uris, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   std::set<std::string> found;
   for (const store::RecordRow& profile : profiles) {
     found.insert(profile.uri);
@@ -174,7 +178,10 @@ void RegisterProfiles(xrpc::Router& router, const StatePtr& s, const xrpc::Metho
   router.Add<profile::get::Method>(
       [s](auto& req) -> xrpc::HandlerResult<profile::get::Output> {
         const std::string& did = req.auth.did;
-        return JsonOutput{ProfileAnswer(*s, did, s->store.GetRecord(ProfileUri(did)), s->now())};
+        store::Status failure;
+        auto row = s->store.GetRecord(ProfileUri(did), &failure);
+        if (!failure.ok()) return ReadFailed(failure);
+        return JsonOutput{ProfileAnswer(*s, did, std::move(row), s->now())};
       },
       options);
   router.Add<profile::put::Method>(
@@ -190,7 +197,9 @@ void RegisterProfiles(xrpc::Router& router, const StatePtr& s, const xrpc::Metho
   router.Add<lx::repo::profile::get::Method>(
       [s](auto& req) -> xrpc::HandlerResult<lx::repo::profile::get::Output> {
         const std::string& did = req.params.did;
-        auto row = s->store.GetRecord(ProfileUri(did));
+        store::Status failure;
+        auto row = s->store.GetRecord(ProfileUri(did), &failure);
+        if (!failure.ok()) return ReadFailed(failure);
         return JsonOutput{json::object{{"did", did},
                                        {"profile", ProfileView(did, ProfileRecord(row), s->now())}}};
       },

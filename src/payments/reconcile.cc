@@ -9,15 +9,17 @@ namespace {
 
 constexpr int kPage = 100;
 
-// URI -> CID of what we keep of `did` in one collection.
+// URI -> CID of what we keep of `did` in one collection; a failed read sets *failure (and
+// what was read is then not all there is).
 std::map<std::string, std::string> Ours(store::Store& store, const std::string& did,
-                                        std::string_view collection) {
+                                        std::string_view collection, store::Status* failure) {
   std::map<std::string, std::string> ours;
   auto keep = [&](const store::Page<store::RecordRow>& page) {
     for (const auto& row : page.rows) ours[row.uri] = row.cid;
   };
   if (collection == store::kProfileCollection) {
-    if (auto row = store.GetRecord("at://" + did + "/" + std::string(collection) + "/self")) {
+    if (auto row =
+            store.GetRecord("at://" + did + "/" + std::string(collection) + "/self", failure)) {
       ours[row->uri] = row->cid;
     }
     return ours;
@@ -30,18 +32,18 @@ std::map<std::string, std::string> Ours(store::Store& store, const std::string& 
       q.did = did;
       q.limit = kPage;
       q.before_seq = before;
-      page = store.ListCarts(q);
+      page = store.ListCarts(q, failure);
     } else {
       store::LineQuery q;
       q.did = did;
       q.collection = std::string(collection);
       q.limit = kPage;
       q.before_seq = before;
-      page = store.ListLines(q);
+      page = store.ListLines(q, failure);
     }
     keep(page);
     before = page.next_before_seq;
-  } while (before);
+  } while (before && failure->ok());
   return ours;
 }
 
@@ -65,7 +67,13 @@ ReconcileReport Reconcile(store::Store& store, const std::string& did, const Rep
       report.error = std::string(collection) + ": " + *error;
       return report;
     }
-    std::map<std::string, std::string> ours = Ours(store, did, collection);
+    store::Status failure;
+    std::map<std::string, std::string> ours = Ours(store, did, collection, &failure);
+    if (!failure.ok()) {
+      // Not read is not absent: every record in the repo would show as an orphan.
+      report.error = std::string(collection) + ": " + failure.message;
+      return report;
+    }
     for (const RepoRecord& theirs : std::get<std::vector<RepoRecord>>(listed)) {
       ++report.records;
       auto it = ours.find(theirs.uri);

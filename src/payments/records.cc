@@ -202,14 +202,15 @@ std::vector<std::string> CartLineUris(const store::RecordRow& cart) {
   return uris;
 }
 
-std::optional<CartAndLines> ReadCartAndLines(store::Store& store, const store::RecordRow& read) {
+std::optional<CartAndLines> ReadCartAndLines(store::Store& store, const store::RecordRow& read,
+                                             store::Status* failure) {
   std::vector<std::string> lines = CartLineUris(read);
   std::optional<CartAndLines> out;
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::vector<std::string> uris{read.uri};
     uris.insert(uris.end(), lines.begin(), lines.end());
-    std::vector<store::RecordRow> rows = store.GetRecords(uris);
-    if (rows.empty() || rows.front().uri != read.uri) return std::nullopt;
+    std::vector<store::RecordRow> rows = store.GetRecords(uris, failure);
+    if (!failure->ok() || rows.empty() || rows.front().uri != read.uri) return std::nullopt;
     std::vector<std::string> listed = CartLineUris(rows.front());
     out.emplace();
     out->consistent = listed == lines;

@@ -54,8 +54,9 @@ struct CartAndLines {
 };
 // Reads again the cart `read` was read from, with its lines: so that an answer never pairs the
 // cart as it was with lines as they are (an open cart beside paid lines). nullopt if the cart
-// is gone.
-std::optional<CartAndLines> ReadCartAndLines(store::Store& store, const store::RecordRow& read);
+// is gone, or if the read failed (then *failure says why).
+std::optional<CartAndLines> ReadCartAndLines(store::Store& store, const store::RecordRow& read,
+                                             store::Status* failure);
 
 std::optional<boost::json::object> ParseRecordJson(std::string_view text);
 

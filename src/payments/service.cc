@@ -312,7 +312,9 @@ std::variant<Plan, XrpcError> PlanClone(State& s, const lx::payment::cart::clone
     return XrpcError::Named("CartTooLarge", "a cart holds at most " +
                                                 std::to_string(s.options.max_lines) + " lines");
   }
-  std::vector<store::RecordRow> sources = s.store.GetRecords(uris);
+  store::Status failure;
+  std::vector<store::RecordRow> sources = s.store.GetRecords(uris, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   if (sources.size() != uris.size()) {
     return XrpcError::Named("CartNotCloneable",
                             "Cart " + source.uri + " lists records this service does not know");
@@ -405,7 +407,9 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
     if (!seen.insert(line.record_uri).second) return invalid(line.record_uri + " is listed twice");
     uris.push_back(line.record_uri);
   }
-  std::vector<store::RecordRow> lines = s.store.GetRecords(uris);
+  store::Status failure;
+  std::vector<store::RecordRow> lines = s.store.GetRecords(uris, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   if (lines.size() != uris.size()) return invalid("the cart lists records this service does not know");
   std::int64_t total = 0;
   Plan plan;
@@ -433,7 +437,9 @@ std::variant<Plan, XrpcError> PlanCartPut(State& s, const lx::payment::cart::put
     return invalid("total must be the sum of the lines: " + std::to_string(total));
   }
   // Lines dropped from the cart are free again.
-  for (auto& old : s.store.GetRecords(CartLineUris(cart))) {
+  std::vector<store::RecordRow> listed = s.store.GetRecords(CartLineUris(cart), &failure);
+  if (!failure.ok()) return ReadFailed(failure);
+  for (auto& old : listed) {
     if (!seen.count(old.uri)) {
       plan.preconditions.push_back({old.uri, old.cid, old.status, old.cart_uri});
       old.cart_uri.clear();
@@ -468,7 +474,12 @@ void CartGet(const StatePtr& s, xrpc::Request<lx::payment::cart::get::Method>& r
     cart_uri = *p.uri;
   } else if (p.item_uri || p.subscription_uri) {
     const std::string& line_uri = p.item_uri ? *p.item_uri : *p.subscription_uri;
-    auto line = s->store.GetRecord(line_uri);
+    store::Status failure;
+    auto line = s->store.GetRecord(line_uri, &failure);
+    if (!failure.ok()) {
+      reply(ReadFailed(failure));
+      return;
+    }
     if (!line || line->did != did || line->cart_uri.empty()) {
       reply(XrpcError::Named("CartNotFound", "No cart of the caller's lists " + line_uri));
       return;
@@ -483,8 +494,13 @@ void CartGet(const StatePtr& s, xrpc::Request<lx::payment::cart::get::Method>& r
     reply(std::move(*e));
     return;
   }
+  store::Status failure;
   std::optional<CartAndLines> snapshot =
-      ReadCartAndLines(s->store, std::get<store::RecordRow>(owned));
+      ReadCartAndLines(s->store, std::get<store::RecordRow>(owned), &failure);
+  if (!failure.ok()) {
+    reply(ReadFailed(failure));
+    return;
+  }
   if (!snapshot) {
     reply(XrpcError::Named("CartNotFound", "Cart not found: " + cart_uri));
     return;
@@ -580,7 +596,9 @@ QueryAnswer CartsPage(State& s, store::CartQuery q, const std::optional<std::str
   auto before = ParseCursor(cursor);
   if (auto* e = std::get_if<XrpcError>(&before)) return std::move(*e);
   q.before_seq = std::get<std::optional<std::int64_t>>(before);
-  store::Page<store::RecordRow> page = s.store.ListCarts(q);
+  store::Status failure;
+  store::Page<store::RecordRow> page = s.store.ListCarts(q, &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   json::array carts;
   for (const auto& row : page.rows) {
     carts.push_back(json::object{{"uri", row.uri}, {"cid", row.cid}, {"record", ViewOf(row, now)}});
@@ -617,7 +635,9 @@ xrpc::HandlerResult<lx::recipient::payment::cart::get::Output> RecipientCartGet(
     cart_uri = *p.uri;
   } else if (p.item_uri || p.subscription_uri) {
     const std::string& line_uri = p.item_uri ? *p.item_uri : *p.subscription_uri;
-    auto line = s.store.GetRecord(line_uri);
+    store::Status failure;
+    auto line = s.store.GetRecord(line_uri, &failure);
+    if (!failure.ok()) return ReadFailed(failure);
     if (!line || line->subject != me || line->cart_uri.empty()) return not_found("lists " + line_uri);
     cart_uri = line->cart_uri;
   } else {
@@ -625,8 +645,10 @@ xrpc::HandlerResult<lx::recipient::payment::cart::get::Output> RecipientCartGet(
   }
   auto found = RecordAt(s, cart_uri, store::kCartCollection);
   if (auto* e = std::get_if<XrpcError>(&found)) return std::move(*e);
+  store::Status failure;
   std::optional<CartAndLines> snapshot =
-      ReadCartAndLines(s.store, std::get<store::RecordRow>(found));
+      ReadCartAndLines(s.store, std::get<store::RecordRow>(found), &failure);
+  if (!failure.ok()) return ReadFailed(failure);
   if (!snapshot) return not_found("is " + cart_uri);
   const store::RecordRow& cart = snapshot->cart;
   json::array items, subscriptions;
@@ -665,24 +687,30 @@ QueryAnswer RecipientCartsPage(State& s, const std::string& me,
   std::set<std::string> seen;
   json::array carts;
   int looked_at = 0;
+  store::Status failure;
   bool more = true;
   while (more && static_cast<std::int64_t>(carts.size()) < limit &&
          looked_at < kRecipientLinesPerPage) {
     q.limit = static_cast<int>(std::min<std::int64_t>(kRecipientLinesPerPage - looked_at,
                                                       std::max<std::int64_t>(2 * limit, 20)));
-    store::Page<store::RecordRow> lines = s.store.ListLines(q);
+    store::Page<store::RecordRow> lines = s.store.ListLines(q, &failure);
+    if (!failure.ok()) return ReadFailed(failure);
     more = lines.next_before_seq.has_value();
     for (const store::RecordRow& line : lines.rows) {
       ++looked_at;
       q.before_seq = line.seq;
       if (line.cart_uri.empty() || !seen.insert(line.cart_uri).second) continue;
-      std::optional<store::RecordRow> cart = s.store.GetRecord(line.cart_uri);
+      std::optional<store::RecordRow> cart = s.store.GetRecord(line.cart_uri, &failure);
+      if (!failure.ok()) return ReadFailed(failure);
       if (!cart || cart->collection != store::kCartCollection) continue;
       // Its place is its newest line that pays me and that it lists now: a newer one was on an
       // earlier page; an older one means this line has left the cart.
       std::int64_t newest = 0;
-      for (const store::RecordRow& listed : s.store.GetRecords(CartLineUris(*cart))) {
-        if (listed.subject == me) newest = std::max(newest, listed.seq);
+      const std::vector<store::RecordRow> listed =
+          s.store.GetRecords(CartLineUris(*cart), &failure);
+      if (!failure.ok()) return ReadFailed(failure);
+      for (const store::RecordRow& row : listed) {
+        if (row.subject == me) newest = std::max(newest, row.seq);
       }
       if (newest != line.seq) continue;
       if (status && EffectiveStatus(*cart, now) != *status) continue;

@@ -538,7 +538,12 @@ void Engine::Continue(std::string did, std::string nsid, std::string fingerprint
     round = parsed->round;
   }
 
-  auto row = store_.GetWorkflow(id);
+  store::Status failure;
+  auto row = store_.GetWorkflow(id, &failure);
+  if (!failure.ok()) {
+    done(StoreError(failure));  // not "unknown": the agent may try again, and must not give up
+    return;
+  }
   if (!row) {
     done(NotFound("workflow " + id + " is unknown or has expired"));
     return;

@@ -71,6 +71,31 @@ TEST_F(AuditTest, WhatTheMethodsWritePasses) {
   EXPECT_EQ(Problems(), std::vector<std::string>{});
 }
 
+// A snapshot read that fails part-way (the line read, its cart not) makes the audit incomplete;
+// it reports no problem it did not see: a cart not read is not a cart that does not list a line.
+TEST_F(AuditTest, ASnapshotThatCannotBeReadIsAFailedReadNotAProblem) {
+  MakeHistory();
+  class CartsFailToRead final : public test_support::ForwardingStore {
+   public:
+    using ForwardingStore::ForwardingStore;
+    std::vector<store::RecordRow> GetRecords(const std::vector<std::string>& uris,
+                                             store::Status* failure) override {
+      std::vector<store::RecordRow> rows = inner_.GetRecords(uris, failure);
+      std::erase_if(rows, [](const auto& row) { return row.collection == store::kCartCollection; });
+      if (failure != nullptr) {
+        *failure = store::Status::Error(store::Status::Code::kUnavailable, "EIO");
+      }
+      return rows;
+    }
+  } disk(*store_);
+  AuditReport report = Audit(disk);
+  EXPECT_TRUE(report.read_failed);
+  EXPECT_EQ(report.lines, 10) << "every line scanned";
+  std::vector<std::string> problems;
+  for (const auto& p : report.problems) problems.push_back(p.uri + ": " + p.problem);
+  EXPECT_EQ(problems, std::vector<std::string>{});
+}
+
 TEST_F(AuditTest, EachKindOfDamageIsFoundOnItsRow) {
   MakeHistory();
   const std::vector<std::string> paid_lines = CartLineUris(*store_->GetRecord(completed_));

@@ -75,5 +75,18 @@ TEST_F(ReconcileTest, DriftOfEachKindIsFound) {
   EXPECT_EQ(failed.error, "com.atiproto.cart: 503 from the PDS");
 }
 
+// Our side not read is not our side empty: every record in the repo would show as an orphan.
+TEST_F(ReconcileTest, AReadOfOursThatFailsIsAnIncompleteReportNotOrphans) {
+  CompletedCart(kAlice);
+  std::atomic<bool> failing{true};
+  test_support::ReadsFailWhile disk(*store_, failing);
+  ReconcileReport report = Reconcile(disk, kAlice, AliceRepo());
+  EXPECT_EQ(report.error, "com.atiproto.cart: the database failed a read: disk I/O error");
+  EXPECT_TRUE(report.drift.empty())
+      << DriftName(report.drift.front().kind) << " " << report.drift.front().uri;
+  failing = false;
+  EXPECT_EQ(Reconcile(disk, kAlice, AliceRepo()).error, "");
+}
+
 }  // namespace
 }  // namespace atipay::payments

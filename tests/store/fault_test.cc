@@ -24,8 +24,8 @@ using testing::kBob;
 using testing::MakeCart;
 using testing::MakeLine;
 using testing::MakeWorkflow;
-using testing::Uri;
 using testing::StoreTest;
+using testing::Uri;
 using Code = Status::Code;
 
 // While set, writes to WAL files fail as if the disk were full / fsync of WAL files fails /
@@ -262,9 +262,11 @@ TEST_F(StoreFaultyDiskTest, AReadTheDiskFailsIsReportedNotTakenForAMissingRow) {
   RecordRow cart = MakeCart(kAlice, "cart");
   RecordRow item = MakeLine(kAlice, kItemCollection, "item", cart.uri, kBob);
   InsertAll(*store, {&cart, &item});
-  ASSERT_TRUE(store->WriteSync([](WriteTxn& txn) {
-    return txn.InsertWorkflow(MakeWorkflow("w1", 2'000'000'000'000'000));
-  }).ok());
+  ASSERT_TRUE(store
+                  ->WriteSync([](WriteTxn& txn) {
+                    return txn.InsertWorkflow(MakeWorkflow("w1", 2'000'000'000'000'000));
+                  })
+                  .ok());
   CartQuery carts;
   carts.did = kAlice;
   LineQuery lines;
@@ -272,7 +274,10 @@ TEST_F(StoreFaultyDiskTest, AReadTheDiskFailsIsReportedNotTakenForAMissingRow) {
   // Each read, with the disk failing and then working again: nothing, and why; then the row.
   const std::vector<std::pair<std::string, std::function<bool(Status*)>>> reads = {
       {"GetRecord", [&](Status* f) { return store->GetRecord(cart.uri, f).has_value(); }},
-      {"GetRecords", [&](Status* f) { return !store->GetRecords({cart.uri, item.uri}, f).empty(); }},
+      {"GetRecords",
+       [&](Status* f) {
+         return !store->GetRecords({cart.uri, item.uri}, f).empty();
+       }},
       {"ListCarts", [&](Status* f) { return !store->ListCarts(carts, f).rows.empty(); }},
       {"ListLines", [&](Status* f) { return !store->ListLines(lines, f).rows.empty(); }},
       {"SumLines", [&](Status* f) { return !store->SumLines(lines, f).empty(); }},

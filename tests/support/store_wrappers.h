@@ -18,8 +18,7 @@ namespace atipay::test_support {
 class ForwardingStore : public store::Store {
  public:
   explicit ForwardingStore(store::Store& inner) : inner_(inner) {}
-  std::optional<store::RecordRow> GetRecord(std::string_view uri,
-                                            store::Status* failure) override {
+  std::optional<store::RecordRow> GetRecord(std::string_view uri, store::Status* failure) override {
     return inner_.GetRecord(uri, failure);
   }
   std::vector<store::RecordRow> GetRecords(const std::vector<std::string>& uris,
@@ -64,8 +63,7 @@ class ReadsFailWhile final : public ForwardingStore {
  public:
   ReadsFailWhile(store::Store& inner, const std::atomic<bool>& failing)
       : ForwardingStore(inner), failing_(failing) {}
-  std::optional<store::RecordRow> GetRecord(std::string_view uri,
-                                            store::Status* failure) override {
+  std::optional<store::RecordRow> GetRecord(std::string_view uri, store::Status* failure) override {
     if (Fail(failure)) return std::nullopt;
     return inner_.GetRecord(uri, failure);
   }

@@ -298,7 +298,12 @@ int main(int argc, char** argv) {
   }
   if (rest[0] == "show") {
     if (rest.size() != 2) return Usage("show needs an AT-URI");
-    auto row = store->GetRecord(rest[1]);
+    atipay::store::Status failure;
+    auto row = store->GetRecord(rest[1], &failure);
+    if (!failure.ok()) {
+      std::fprintf(stderr, "atipay-admin: %s\n", failure.message.c_str());
+      return 2;
+    }
     if (!row) {
       std::fprintf(stderr, "atipay-admin: no record %s\n", rest[1].c_str());
       return 1;
