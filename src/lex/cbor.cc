@@ -237,6 +237,9 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+// The decoder reserves room for at most this many items up front, whatever a head declares.
+constexpr std::uint64_t kMaxReserve = 64;
+
 class Decoder {
  public:
   explicit Decoder(std::string_view in) : in_(in) {}
@@ -299,10 +302,12 @@ class Decoder {
         if (depth >= kMaxCborDepth) return Fail("data nested too deeply");
         // Every item takes at least one byte: a larger count cannot be honest.
         if (arg > in_.size() - pos_) return Fail("array length exceeds input");
+        // Grown as items are read: nested heads may each declare nearly the whole input, and
+        // sizing every level from its count would take many times the input's size.
         json::array arr;
-        arr.resize(static_cast<std::size_t>(arg));
-        for (json::value& item : arr) {
-          if (!Decode(item, depth + 1)) return false;
+        arr.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(arg, kMaxReserve)));
+        for (std::uint64_t i = 0; i < arg; ++i) {
+          if (!Decode(arr.emplace_back(nullptr), depth + 1)) return false;
         }
         out = std::move(arr);
         return true;
@@ -327,7 +332,7 @@ class Decoder {
     if (depth >= kMaxCborDepth) return Fail("data nested too deeply");
     if (count > (in_.size() - pos_) / 2) return Fail("map length exceeds input");
     json::object obj;
-    obj.reserve(static_cast<std::size_t>(count));
+    obj.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(count, kMaxReserve)));
     std::string_view previous;
     for (std::uint64_t i = 0; i < count; ++i) {
       if (pos_ >= in_.size()) return Fail("unexpected end of input");

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cstdint>
@@ -405,6 +407,54 @@ TEST(DagCborDecode, RejectsNonCanonicalAndForbiddenInput) {
       EXPECT_FALSE(result.error().message.empty());
     }
   }
+}
+
+// 1 MiB of `levels` nested array (or map) heads, each declaring about as many items as bytes are
+// left, then zeros. The counts are plausible one by one, yet together they claim 60 times the
+// input: a decoder that sizes containers from the declared count takes gigabytes for it.
+std::string NestedHeads(bool maps) {
+  constexpr std::size_t kSize = std::size_t{1} << 20;
+  constexpr int kLevels = 60;
+  std::string in;
+  for (int i = 0; i < kLevels; ++i) {
+    const std::size_t head = maps ? 7 : 5;  // 0x9a/0xba + 4 bytes, and a map's key "a"
+    std::uint32_t count = static_cast<std::uint32_t>(kSize - head * (i + 1));
+    if (maps) count /= 2;
+    in.push_back(static_cast<char>(maps ? 0xba : 0x9a));
+    for (int k = 3; k >= 0; --k) in.push_back(static_cast<char>(count >> (8 * k)));
+    if (maps) in += "\x61\x61";
+  }
+  in.resize(kSize, '\0');
+  return in;
+}
+
+// Run in a child whose address space may grow by 256 MiB at most: a decoder that reserved what
+// the heads declare runs out of memory and aborts instead of exiting 0.
+void DecodeWithinMemory(const std::string& in, std::string_view want_error) {
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_AS, &limit), 0);
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0;
+  statm >> pages;
+  limit.rlim_cur =
+      pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) + (std::size_t{256} << 20);
+  if (setrlimit(RLIMIT_AS, &limit) != 0) std::_Exit(3);
+  auto result = DecodeDagCbor(in);
+  std::_Exit(!result && result.error().message == want_error ? 0 : 2);
+}
+
+TEST(DagCborDecodeDeathTest, DeclaredCountsDoNotSizeContainersBeforeTheItemsAreRead) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizers reserve terabytes of address space";
+#else
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::string arrays = NestedHeads(false);
+  EXPECT_EXIT(DecodeWithinMemory(arrays, "unexpected end of input"), testing::ExitedWithCode(0),
+              "");
+  const std::string maps = NestedHeads(true);
+  EXPECT_EXIT(DecodeWithinMemory(maps, "map keys must be text strings"), testing::ExitedWithCode(0),
+              "");
+#endif
 }
 
 TEST(DagCborDecode, DecodesToAtprotoJson) {
