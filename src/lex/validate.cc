@@ -229,7 +229,18 @@ std::optional<std::string_view> UnionType(const boost::json::value& v, const Pat
   if (const boost::json::object* obj = v.if_object()) {
     auto it = obj->find("$type");
     if (it != obj->end() && it->value().is_string() && !it->value().get_string().empty()) {
-      return std::string_view(it->value().get_string());
+      const std::string_view type = it->value().get_string();
+      // The reference reads it as a lexicon URI, which throws for either; tolerating them here
+      // would let one side strip a "#main" while the other took an unknown member.
+      if (type.find('#') != type.rfind('#')) {
+        errors.Fail(path.Key("$type"), "can only have one hash segment");
+        return std::nullopt;
+      }
+      if (type.front() == '#') {
+        errors.Fail(path.Key("$type"), "must be an NSID, not a bare #fragment");
+        return std::nullopt;
+      }
+      return type;
     }
   }
   errors.Fail(path, "must be an object which includes the \"$type\" property");

@@ -107,7 +107,8 @@ bool ParseArray(const boost::json::value& v, std::vector<T>& out, const ArrayCon
   return true;
 }
 
-// Unions: the value must be an object with a string $type.
+// Unions: the value must be an object with a non-empty string $type, holding at most one '#'
+// and not starting with one (the reference cannot resolve either).
 std::optional<std::string_view> UnionType(const boost::json::value& v, const Path& path,
                                           Errors& errors);
 // Whether a data $type names a union ref, tolerating "#main" either way as the reference does.

@@ -67,6 +67,51 @@ TEST(Golden, EveryFileIsMarkedGenerated) {
   }
 }
 
+// A golden post record through the generated parser and through the interpreter: "" when both
+// accept it, else the generated parser's message (the interpreter's must be the same).
+std::string ParseBothWays(const boost::json::value& json) {
+  using lexicons::com::example::golden::post::Record;
+  Record record;
+  lex::Errors generated;
+  const bool ok = Parse(json, record, lex::Path("Record"), generated);
+  auto docs = lexicon::LoadInputs({GOLDEN_DIR "/lexicons"});
+  EXPECT_TRUE(docs.ok());
+  lexicon::Catalog catalog(std::move(docs).value());
+  lex::Errors interpreted;
+  EXPECT_EQ(lexicon::Validator(catalog).Validate(json, "com.example.golden.post",
+                                                 lexicon::MethodPart::kNone, interpreted),
+            ok)
+      << interpreted.message();
+  EXPECT_EQ(interpreted.message(), generated.message());
+  if (ok) {
+    EXPECT_EQ(ToJson(record), json) << "kept properties round-trip";
+  }
+  return ok ? "" : generated.message();
+}
+
+boost::json::value PostWith(std::string_view extra) {
+  return boost::json::parse(
+      R"({"$type": "com.example.golden.post", "text": "hi", "createdAt": "2026-11-21T10:00:00Z")" +
+      std::string(extra) + "}");
+}
+
+// The reference reads a union's $type as a lexicon URI and throws on more than one '#' or a
+// bare fragment. Both of ours refuse it (the interpreter used to strip one "#main" and
+// validate the member, the generated parser to keep it unvalidated as an unknown member).
+TEST(Golden, AUnionTypeWithTwoHashesOrALeadingHashIsRefused) {
+  const std::string reply = R"(, "text": "re", "createdAt": "2026-11-21T10:00:00Z"}])";
+  EXPECT_EQ(ParseBothWays(PostWith(R"(, "replies": [{"$type": "com.example.golden.post")" + reply)),
+            "");
+  EXPECT_EQ(ParseBothWays(
+                PostWith(R"(, "replies": [{"$type": "com.example.golden.post#main#main")" + reply)),
+            "Record/replies/0/$type can only have one hash segment");
+  EXPECT_EQ(ParseBothWays(PostWith(
+                R"(, "embed": {"$type": "com.example.golden.post#image#main", "alt": "a"})")),
+            "Record/embed/$type can only have one hash segment");
+  EXPECT_EQ(ParseBothWays(PostWith(R"(, "replies": [{"$type": "#main")" + reply)),
+            "Record/replies/0/$type must be an NSID, not a bare #fragment");
+}
+
 // The committed golden output is compiled into this test; use it.
 TEST(Golden, RecursiveTypesParseAndRoundTrip) {
   using lexicons::com::example::golden::tree::Node;
