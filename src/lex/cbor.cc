@@ -1,9 +1,9 @@
 #include "lex/cbor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <memory>
 #include <optional>
 
@@ -29,6 +29,9 @@ constexpr std::uint8_t kMajorMap = 5;
 constexpr std::uint8_t kMajorTag = 6;
 constexpr std::uint8_t kMajorSimple = 7;
 constexpr std::uint64_t kCidTag = 42;
+constexpr std::string_view kUnsafeInteger =
+    "integers beyond -9007199254740991 to 9007199254740991 (2^53-1) are not allowed in the atproto "
+    "data model";
 // Up to this many keys, objects sort on the stack.
 constexpr std::size_t kInlineKeys = 32;
 
@@ -51,17 +54,13 @@ class Encoder {
         out_.push_back(static_cast<char>(v.get_bool() ? 0xf5 : 0xf4));
         return true;
       case json::kind::int64:
-        WriteInt(v.get_int64());
-        return true;
       case json::kind::uint64:
-        if (v.get_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-          return Fail("integer out of the int64 range");
-        }
-        WriteHead(kMajorUnsigned, v.get_uint64());
-        return true;
       case json::kind::double_: {
+        if (v.is_double() && v.get_double() != std::trunc(v.get_double())) {
+          return Fail("floats are not allowed in the atproto data model");
+        }
         auto i = JsonToInt64(v);
-        if (!i) return Fail("floats are not allowed in the atproto data model");
+        if (!i || !IsSafeInteger(*i)) return Fail(kUnsafeInteger);
         WriteInt(*i);
         return true;
       }
@@ -272,15 +271,12 @@ class Decoder {
     if (!ReadHead(arg)) return false;
     switch (major) {
       case kMajorUnsigned:
-        if (arg > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-          return Fail("integer out of the int64 range");
-        }
+        if (arg > static_cast<std::uint64_t>(kMaxSafeInteger)) return Fail(kUnsafeInteger);
         out = static_cast<std::int64_t>(arg);
         return true;
       case kMajorNegative:
-        if (arg > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-          return Fail("integer out of the int64 range");
-        }
+        // -1 - arg must not pass -kMaxSafeInteger.
+        if (arg >= static_cast<std::uint64_t>(kMaxSafeInteger)) return Fail(kUnsafeInteger);
         out = -1 - static_cast<std::int64_t>(arg);
         return true;
       case kMajorBytes: {

@@ -3,7 +3,9 @@
 // JSON form: {"$link": cid} <-> tag 42 (0x00 + binary CID); {"$bytes": base64} <-> byte string;
 // blobs are ordinary maps whose "ref" is a $link. Encoding is deterministic: shortest integer
 // and length heads, definite lengths, map keys sorted by length then bytewise. The data model
-// has no floats: an integral double (123.0) encodes as an integer, any other double fails.
+// has no floats: an integral double (123.0) encodes as an integer, any other double fails. Only
+// integers within ±(2^53-1) (kMaxSafeInteger) encode, as in the reference's encoder, and the
+// decoder refuses the others too, so that whatever it accepts re-encodes to the same bytes.
 //
 // The encoder only checks what it needs to encode ($link / $bytes shape, numbers, depth);
 // run CheckDataModel (lex/data_model.h) first for the full data-model rules.
@@ -29,7 +31,7 @@ bool EncodeDagCbor(const boost::json::value& v, std::string& out, std::string* e
 
 // Strict decoder: exactly one item, no trailing bytes; rejects indefinite lengths, non-shortest
 // heads, unsorted or duplicate map keys, non-text keys, tags other than 42, floats, undefined
-// and other simple values, invalid UTF-8, integers outside int64, malformed CIDs, and map
+// and other simple values, invalid UTF-8, integers beyond ±(2^53-1), malformed CIDs, and map
 // keys "$link" and "$bytes" (whose JSON form would be a link or bytes, or invalid).
 Result<boost::json::value> DecodeDagCbor(std::string_view bytes);
 

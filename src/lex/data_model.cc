@@ -70,14 +70,18 @@ class Checker {
     switch (v.kind()) {
       case json::kind::null:
       case json::kind::bool_:
-      case json::kind::int64:
       case json::kind::string:
         return true;
+      case json::kind::int64:
       case json::kind::uint64:
-      case json::kind::double_:
-        if (JsonToInt64(v)) return true;
-        return errors_.Fail(path, v.is_double() ? "must be an integer, not a float"
-                                                : "must be an integer within the int64 range");
+      case json::kind::double_: {
+        if (v.is_double() && v.get_double() != std::trunc(v.get_double())) {
+          return errors_.Fail(path, "must be an integer, not a float");
+        }
+        std::optional<std::int64_t> i = JsonToInt64(v);
+        if (i && IsSafeInteger(*i)) return true;
+        return errors_.Fail(path, "must be an integer from -9007199254740991 to 9007199254740991");
+      }
       case json::kind::array: {
         if (depth >= max_depth_) return TooDeep(path);
         std::size_t i = 0;

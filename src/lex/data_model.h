@@ -23,10 +23,17 @@ inline constexpr std::size_t kMaxObjectKeyBytes = 8192;
 // $link strings longer than this are rejected before parsing (TS lex-data).
 inline constexpr std::size_t kMaxCidStringLength = 2048;
 
+// The largest integer the data model stores: 2^53 - 1. The reference's DAG-CBOR encoder
+// (@atproto/lex-cbor) refuses any number that fails Number.isSafeInteger, so a record holding an
+// integer beyond ±kMaxSafeInteger cannot be written to a PDS.
+inline constexpr std::int64_t kMaxSafeInteger = 9007199254740991;
+
+inline bool IsSafeInteger(std::int64_t i) { return i >= -kMaxSafeInteger && i <= kMaxSafeInteger; }
+
 // Whole-value data-model check, for records and `unknown` fields. The top level must be a
 // plain object (not a $bytes, $link or blob object). Throughout: no non-integral numbers
-// (123.0 counts as an integer), integers within int64, `$type` when present is a non-empty
-// string, $bytes / $link / blob objects well formed, keys non-empty and at most
+// (123.0 counts as an integer), integers within ±kMaxSafeInteger, `$type` when present is a
+// non-empty string, $bytes / $link / blob objects well formed, keys non-empty and at most
 // kMaxObjectKeyBytes, and at most `max_depth` nested objects and arrays (the top-level object
 // is depth 1). Deeper input is rejected without recursing further.
 bool CheckDataModel(const boost::json::value& v, const Path& path, Errors& errors,

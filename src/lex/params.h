@@ -15,7 +15,9 @@ namespace atipay::lex {
 using ParamList = std::vector<std::pair<std::string, std::string>>;
 
 // Strict forms, as the reference's lex-schema params decoder: integers match ^-?\d+$ and
-// fit in 64 bits; booleans are exactly "true" or "false".
+// fit in 64 bits (params are never stored, so the data model's ±(2^53-1) does not apply: see
+// README "Query strings tested against the TypeScript XRPC server"); booleans are exactly
+// "true" or "false".
 std::optional<std::int64_t> DecodeIntegerParam(std::string_view text);
 std::optional<bool> DecodeBooleanParam(std::string_view text);
 

@@ -61,7 +61,9 @@ struct UnknownUnionMember {
   bool operator==(const UnknownUnionMember&) const = default;
 };
 
-// Scalars. On success `out` holds the value.
+// Scalars. On success `out` holds the value. Integers are int64, as the spec's "signed 64-bit"
+// and @atproto/lexicon's Number.isInteger; the data model's narrower ±(2^53-1) is enforced where
+// data becomes a record (CheckDataModel, EncodeDagCbor), not here.
 bool ParseBoolean(const boost::json::value& v, bool& out, std::optional<bool> const_value,
                   const Path& path, Errors& errors);
 bool ParseInteger(const boost::json::value& v, std::int64_t& out, const IntegerConstraints& c,

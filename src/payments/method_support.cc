@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "lex/data_model.h"
 #include "lex/formats.h"
 #include "payments/records.h"
 
@@ -57,14 +58,20 @@ std::variant<store::RecordRow, XrpcError> OwnRecord(State& s, std::string_view u
 
 std::optional<XrpcError> CheckAmount(std::int64_t amount) {
   if (amount < 0) return XrpcError::Named("InvalidAmount", "amount must be 0 or more (in cents)");
+  if (amount > lex::kMaxSafeInteger) {
+    return XrpcError::Named("InvalidAmount",
+                            "amount must be at most 9007199254740991 cents (2^53-1, the largest "
+                            "integer an atproto record can hold)");
+  }
   return std::nullopt;
 }
 
 std::optional<XrpcError> AddToTotal(std::int64_t& total, std::int64_t amount) {
   std::int64_t sum = 0;
-  if (__builtin_add_overflow(total, amount, &sum)) {
+  if (__builtin_add_overflow(total, amount, &sum) || sum > lex::kMaxSafeInteger) {
     return XrpcError::Named("InvalidAmount",
-                            "the cart's total would exceed 9223372036854775807 cents");
+                            "the cart's total would exceed 9007199254740991 cents (2^53-1, the "
+                            "largest integer an atproto record can hold)");
   }
   total = sum;
   return std::nullopt;

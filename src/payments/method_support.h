@@ -113,9 +113,12 @@ xrpc::HandlerResult<Out> Reply(QueryAnswer answer) {
   return std::move(std::get<xrpc::JsonOutput>(answer));
 }
 
+// InvalidAmount unless 0 <= amount <= 2^53-1 (lex::kMaxSafeInteger): a record holding more
+// could not be stored by a PDS.
 std::optional<xrpc::XrpcError> CheckAmount(std::int64_t amount);
 // `total` + `amount` (cents, both 0 or more) into `total`; InvalidAmount, and `total` unchanged,
-// when the sum does not fit in 64 bits: a cart's total is always what its lines add up to.
+// when the sum passes 2^53-1, the largest integer a record holds: a cart's total is always what
+// its lines add up to.
 std::optional<xrpc::XrpcError> AddToTotal(std::int64_t& total, std::int64_t amount);
 std::optional<xrpc::XrpcError> CheckCurrency(std::string_view currency);
 

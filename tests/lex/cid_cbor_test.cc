@@ -212,13 +212,13 @@ TEST(DagCbor, IntegersUseTheShortestHead) {
       {65536, "1a00010000"},
       {4294967295, "1affffffff"},
       {4294967296, "1b0000000100000000"},
-      {std::numeric_limits<std::int64_t>::max(), "1b7fffffffffffffff"},
+      {9007199254740991, "1b001fffffffffffff"},
       {-1, "20"},
       {-24, "37"},
       {-25, "3818"},
       {-256, "38ff"},
       {-257, "390100"},
-      {std::numeric_limits<std::int64_t>::min(), "3b7fffffffffffffff"},
+      {-9007199254740991, "3b001ffffffffffffe"},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(EncodeHexCbor(json::value(c.value)), c.hex) << c.value;
@@ -228,6 +228,36 @@ TEST(DagCbor, IntegersUseTheShortestHead) {
   }
   EXPECT_EQ(EncodeHexCbor(json::value(std::uint64_t{42})), "182a");
   EXPECT_FALSE(Encodes(json::value(std::uint64_t{1} << 63)));
+}
+
+// Beyond ±(2^53−1) the reference's encoder (@atproto/lex-cbor) throws, so a PDS cannot store the
+// record: we must not hand out a CID for it. The decoder refuses the same integers, so that what
+// it accepts still re-encodes to the same bytes.
+TEST(DagCbor, IntegersBeyondTheSafeRangeDoNotEncode) {
+  for (const json::value& v :
+       {json::value(std::int64_t{1} << 53), json::value(-(std::int64_t{1} << 53)),
+        json::value(std::numeric_limits<std::int64_t>::max()),
+        json::value(std::numeric_limits<std::int64_t>::min()), json::value(std::uint64_t{1} << 53),
+        json::value(9007199254740992.0), json::parse(R"({"a":[1,{"b":9007199254740993}]})")}) {
+    std::string error;
+    EXPECT_FALSE(Encodes(v, &error)) << json::serialize(v);
+    EXPECT_NE(error.find("9007199254740991"), std::string::npos) << error;
+  }
+  std::string error;
+  EXPECT_EQ(
+      ComputeRecordCid(json::parse(R"({"$type":"com.example.x","n":9007199254740992})"), &error),
+      "");
+  EXPECT_FALSE(error.empty());
+  for (std::string_view hex :
+       {"1b0020000000000000", "3b001fffffffffffff", "1b7fffffffffffffff", "3b7fffffffffffffff",
+        "81"
+        "1b0020000000000000"}) {
+    auto decoded = DecodeDagCbor(Hex(hex));
+    EXPECT_FALSE(decoded) << hex;
+    if (!decoded) {
+      EXPECT_NE(decoded.error().message.find("9007199254740991"), std::string::npos);
+    }
+  }
 }
 
 TEST(DagCbor, IntegralDoublesBecomeIntegersOtherDoublesFail) {

@@ -85,13 +85,13 @@ TEST(DataModel, ErrorsNameThePath) {
   EXPECT_EQ(CheckText(R"({"":1})"), "Record must not have an empty key");
   EXPECT_EQ(CheckText(R"({"o":{"":1}})"), "Record/o must not have an empty key");
   EXPECT_EQ(CheckRecord(json::value{{"n", std::numeric_limits<std::uint64_t>::max()}}),
-            "Record/n must be an integer within the int64 range");
+            "Record/n must be an integer from -9007199254740991 to 9007199254740991");
 }
 
 TEST(DataModel, AcceptsTheWholeModel) {
   std::string record = R"({
     "$type": "com.example.record",
-    "s": "text", "i": -9007199254740991, "big": 9223372036854775807, "f": 5.0,
+    "s": "text", "i": -9007199254740991, "big": 9007199254740991, "f": 5.0,
     "t": true, "n": null, "arr": [[], {}, [null]],
     "b": {"$bytes": "AQID"}, "bp": {"$bytes": "AQ=="},
     "l": {"$link": "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a"},
@@ -102,6 +102,24 @@ TEST(DataModel, AcceptsTheWholeModel) {
     "$unknownDollar": 1
   })";
   EXPECT_EQ(CheckText(record), "");
+}
+
+// The reference cannot store an integer beyond ±(2^53−1): @atproto/lex-cbor's encoder throws on
+// anything that fails Number.isSafeInteger. So a record holding one is not in the data model.
+TEST(DataModel, IntegersBeyondTheSafeRangeAreRefused) {
+  EXPECT_EQ(CheckText(R"({"n":9007199254740991,"m":-9007199254740991,"d":9007199254740991.0})"),
+            "");
+  const std::string kRange = " must be an integer from -9007199254740991 to 9007199254740991";
+  EXPECT_EQ(CheckText(R"({"n":9007199254740992})"), "Record/n" + kRange);
+  EXPECT_EQ(CheckText(R"({"n":-9007199254740992})"), "Record/n" + kRange);
+  EXPECT_EQ(CheckText(R"({"a":[9223372036854775807]})"), "Record/a/0" + kRange);
+  EXPECT_EQ(CheckText(R"({"o":{"n":-9223372036854775808}})"), "Record/o/n" + kRange);
+  EXPECT_EQ(CheckText(R"({"n":9007199254740992.0})"), "Record/n" + kRange);
+  EXPECT_EQ(CheckText(R"({"n":9223372036854775808})"), "Record/n" + kRange);
+  EXPECT_EQ(CheckText(R"({"n":1e300})"), "Record/n" + kRange);
+  Errors errors;
+  EXPECT_FALSE(CheckDataValue(json::value(std::int64_t{1} << 53), Path("Object"), errors));
+  EXPECT_EQ(errors.message(), "Object" + kRange);
 }
 
 TEST(DataModel, TopLevelSpecialObjectsAreNotObjects) {

@@ -94,6 +94,27 @@ TEST_F(CartFlowTest, CreateRefusesBadInputByName) {
   EXPECT_EQ(repo_.size(), 2u) << "refused calls write nothing";
 }
 
+// A PDS cannot store an integer beyond 2^53-1 (the reference's DAG-CBOR encoder refuses it), so
+// neither an amount nor a cart's total may pass it: refused up front by name, before any write.
+TEST_F(CartFlowTest, AmountsAndTotalsStayWithinTheDataModelsSafeIntegers) {
+  constexpr std::int64_t kMaxSafe = 9007199254740991;  // 2^53 - 1
+  for (std::int64_t amount : {kMaxSafe + 1, std::numeric_limits<std::int64_t>::max()}) {
+    RunResult r =
+        Run(kAlice, kItemCreate, {{"subject", kCarol}, {"amount", amount}, {"currency", "USD"}});
+    EXPECT_EQ(r.error, "InvalidAmount") << r.Describe();
+    EXPECT_NE(r.message.find("9007199254740991"), std::string::npos) << r.message;
+  }
+  EXPECT_EQ(repo_.size(), 0u);
+  json::object first = NewItem(kAlice, kMaxSafe);
+  EXPECT_EQ(first.at("cart").at("total"), kMaxSafe);
+  RunResult r = Run(
+      kAlice, kItemCreate,
+      {{"subject", kCarol}, {"amount", 1}, {"currency", "USD"}, {"cartUri", first.at("cartUri")}});
+  EXPECT_EQ(r.error, "InvalidAmount") << r.Describe();
+  EXPECT_NE(r.message.find("9007199254740991"), std::string::npos) << r.message;
+  EXPECT_EQ(repo_.size(), 2u) << "the refused line wrote nothing";
+}
+
 // The methods read SQLite, so they run on the blocking pool, never on an event loop; and they
 // all require service auth, but for the public repo.* lookups.
 TEST_F(CartFlowTest, MethodsRunOffTheEventLoopWithAuth) {
