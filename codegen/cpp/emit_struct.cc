@@ -40,7 +40,6 @@ std::vector<DocEmitter::Field> DocEmitter::FieldsOf(const StructInfo& info) {
   for (const char* reserved : {"extra", "kType", "kRecordKey"}) names.Reserve(reserved);
   std::vector<Field> fields;
   for (const Property& p : info.object->properties) {
-    if (info.is_params && p.type->kind == Kind::kUnknown) continue;  // not decodable from a URL
     fields.push_back({&p, names.Unique(SnakeCase(p.name)), CppType(*p.type, info.owner), ""});
   }
   // Accessors are named once every member is, so that neither takes the other's name.

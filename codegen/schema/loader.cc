@@ -370,13 +370,19 @@ class DocumentLoader {
     }
   }
 
+  // As Go's lexicon package and lex-document: `unknown` has no query-string form, so a param of
+  // that type could never be decoded, nor a `required` on it enforced.
   static void CheckParamType(const Node& n, const std::string& path) {
     auto scalar = [](Kind k) {
-      return k == Kind::kBoolean || k == Kind::kInteger || k == Kind::kString || k == Kind::kUnknown;
+      return k == Kind::kBoolean || k == Kind::kInteger || k == Kind::kString;
     };
     if (scalar(n.kind)) return;
-    if (n.kind == Kind::kArray && n.items && scalar(n.items->kind) && n.items->kind != Kind::kUnknown) return;
-    Fail(path, "params may only hold boolean, integer, string, unknown or arrays of those");
+    if (n.kind == Kind::kArray && n.items && scalar(n.items->kind)) return;
+    Fail(path, "params may only hold boolean, integer, string or arrays of those" +
+                   std::string(n.kind == Kind::kUnknown || (n.kind == Kind::kArray && n.items &&
+                                                            n.items->kind == Kind::kUnknown)
+                                   ? " (unknown has no query-string form)"
+                                   : ""));
   }
 
   void LoadMethod(const json::object& obj, const std::string& path, const std::string& type,

@@ -96,7 +96,6 @@ bool Validator::ValidateObject(const json::value& value, const Node& node, const
       continue;
     }
     if (it->value().is_null() && prop.nullable) continue;
-    if (node.kind == Kind::kParams && prop.type->kind == Kind::kUnknown) continue;
     if (!ValidateNode(it->value(), *prop.type, path.Key(prop.name), errors)) return false;
   }
   return true;
