@@ -22,6 +22,7 @@ bool Parse(const boost::json::value& json, Leaf& out, const ::atipay::lex::Path&
     if (key == "value") {
       fields[0] = &member.value();
     } else {
+      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }
@@ -55,6 +56,7 @@ bool Parse(const boost::json::value& json, Node& out, const ::atipay::lex::Path&
     } else if (key == "sibling") {
       fields[3] = &member.value();
     } else {
+      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }
