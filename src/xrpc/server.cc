@@ -326,7 +326,12 @@ class Session : public std::enable_shared_from_this<Session> {
           parser_->get().find(http::field::transfer_encoding) != parser_->get().end()) {
         ec = http::error::bad_transfer_encoding;
       }
-      if (ec == http::error::need_more) break;
+      if (ec == http::error::need_more) {
+        // Beast bounds the header block, not a chunk-size line, its extensions or a trailer
+        // field: one that never ends must not grow the buffer until the body timeout.
+        if (buffer_.size() <= options().max_header_bytes + kReadSize) break;
+        ec = http::error::bad_chunk;
+      }
       if (ec) {
         OnParseError(ec);
         return;

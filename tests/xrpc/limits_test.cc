@@ -198,5 +198,28 @@ TEST(XrpcLimits, TransferEncodingThatDoesNotEndInChunkedIs400AndCloses) {
   EXPECT_EQ(health->status, 200);
 }
 
+// Beast bounds the header block but not a chunk-size line or its extensions: the bytes of one
+// that never ends were kept, a gigabyte in seconds from one connection, until the body
+// timeout. Past the header limit and a read, such a request is 400 and the connection closes.
+TEST(XrpcLimits, AChunkLineThatNeverEndsIs400NotUnboundedMemory) {
+  TestServer server;
+  for (const std::string& start :
+       {std::string("1;ext="), std::string("1"), std::string("1\r\nx\r\n0\r\nTrailer: ")}) {
+    Client client(server.port(), milliseconds(5000));
+    ASSERT_TRUE(
+        client.SendRaw("POST /xrpc/com.atiproto.payment.cart.create HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                       start));
+    // 256 KiB, eight times what may wait unparsed; well inside the 30 s body timeout.
+    const std::string piece(16 * 1024, start == "1" ? '0' : 'a');
+    for (int i = 0; i < 16 && client.SendRaw(piece); ++i) {
+    }
+    auto reply = client.Read();
+    ASSERT_TRUE(reply) << start << ": no answer before the body timeout";
+    EXPECT_EQ(reply->status, 400) << start;
+    EXPECT_EQ(reply->raw[boost::beast::http::field::connection], "close") << start;
+  }
+}
+
 }  // namespace
 }  // namespace atipay::testing
