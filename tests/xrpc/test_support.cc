@@ -296,13 +296,14 @@ bool Client::WaitClosed(std::chrono::milliseconds within) {
   read_more();
   ioc_.restart();
   ioc_.run_for(within);
-  if (!closed) {
-    boost::system::error_code ignored;
-    socket_.cancel(ignored);
-    ioc_.restart();
-    ioc_.run();
-  }
-  return closed;
+  if (closed) return true;
+  // Still open: stop reading. The read then ends with operation_aborted, which sets `closed`
+  // too, but that is our doing, not the server's.
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
+  ioc_.restart();
+  ioc_.run();
+  return false;
 }
 
 std::optional<Reply> Client::Call(std::string_view method, std::string_view target,
