@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -244,20 +245,28 @@ TEST(XrpcHandlers, BlockingHandlersDoNotStallTheLoop) {
   options.threads = 1;
   options.blocking_threads = 2;
   TestServer server(options);
-  // A handler sleeping 500 ms on the blocking pool; meanwhile the one event-loop thread serves.
-  std::thread slow([&] {
-    auto reply = Fetch(server.port(), "GET", std::string(kParams) + "?name=sleep&n=500");
-    EXPECT_TRUE(reply && reply->status == 200);
+  // A handler held on the blocking pool for as long as this test needs; meanwhile the one
+  // event-loop thread serves. Were it run on that thread, nothing else would be answered until
+  // its release, which comes only after the other calls (or their client's timeout).
+  auto held = std::async(std::launch::async, [&] {
+    return Fetch(server.port(), "GET", std::string(kParams) + "?name=hold");
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  auto start = std::chrono::steady_clock::now();
+  struct ReleaseAtExit {
+    Hold& hold;
+    ~ReleaseAtExit() { hold.Release(); }
+  } release_at_exit{server.hold()};  // before `held` waits for its call, whatever failed
+  ASSERT_TRUE(server.hold().WaitHeld(1)) << "the held call never reached its handler";
   for (int i = 0; i < 20; ++i) {
-    auto reply = Fetch(server.port(), "GET", "/xrpc/com.atiproto.repo.item.count");
-    ASSERT_TRUE(reply);
+    Client client(server.port(), std::chrono::milliseconds(5000));
+    auto reply = client.Call("GET", "/xrpc/com.atiproto.repo.item.count");
+    ASSERT_TRUE(reply) << "call " << i << " was not answered while a blocking handler ran";
     EXPECT_EQ(reply->status, 200);
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(400));
-  slow.join();
+  EXPECT_EQ(server.hold().held(), 1) << "still held: the calls above were answered beside it";
+  server.hold().Release();
+  auto reply = held.get();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
 }
 
 TEST(XrpcHandlers, RawInputAndOutput) {

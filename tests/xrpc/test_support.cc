@@ -119,6 +119,32 @@ void CommitQueue::Post(std::function<void()> fn) {
   cv_.notify_one();
 }
 
+void Hold::Wait() {
+  std::unique_lock lock(mu_);
+  ++held_;
+  cv_.notify_all();
+  cv_.wait_for(lock, std::chrono::seconds(30), [this] { return released_; });
+  --held_;
+}
+
+int Hold::held() const {
+  std::lock_guard lock(mu_);
+  return held_;
+}
+
+bool Hold::WaitHeld(int calls, std::chrono::milliseconds within) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, within, [&] { return held_ >= calls; });
+}
+
+void Hold::Release() {
+  {
+    std::lock_guard lock(mu_);
+    released_ = true;
+  }
+  cv_.notify_all();
+}
+
 FakeService::FakeService(FakeServiceOptions options) : options_(options) {}
 
 void FakeService::Register(xrpc::Router& router) {
@@ -143,14 +169,16 @@ void FakeService::Register(xrpc::Router& router) {
     return xrpc::HandlerResult<list::Output>(std::move(out));
   });
 
+  std::shared_ptr<Hold> hold = hold_;
   router.Add<params::Method>(
-      [](xrpc::Request<params::Method>& request) -> xrpc::HandlerResult<params::Output> {
+      [hold](xrpc::Request<params::Method>& request) -> xrpc::HandlerResult<params::Output> {
         const auto& p = request.params;
         if (p.required_name == "demo") return xrpc::XrpcError::Named("DemoError", "demo failure");
         if (p.required_name == "throw") throw std::runtime_error("secret detail");
         if (p.required_name == "sleep") {
           std::this_thread::sleep_for(std::chrono::milliseconds(p.n.value_or(100)));
         }
+        if (p.required_name == "hold") hold->Wait();
         params::Output out;
         if (p.required_name == "badoutput") {
           out.echo = 42;
@@ -186,6 +214,7 @@ TestServer::TestServer(xrpc::ServerOptions options, FakeServiceOptions service,
 }
 
 TestServer::~TestServer() {
+  service_.hold().Release();
   server_->Shutdown();
   server_->Wait();
 }

@@ -43,6 +43,27 @@ class CommitQueue {
   std::thread thread_;
 };
 
+// Where params calls with name=hold wait (on the blocking pool) until the test releases them:
+// a handler that stays busy exactly as long as a test needs, with no sleep to guess. A held
+// call gives up after 30 s, so that a test that fails before Release() still ends.
+class Hold {
+ public:
+  // Run by the handler: counts itself as held until released.
+  void Wait();
+  // Calls held now.
+  int held() const;
+  // Waits until `calls` are held at once; false after `within`.
+  bool WaitHeld(int calls, std::chrono::milliseconds within = std::chrono::seconds(10)) const;
+  // Lets every held call go, and every later one through at once.
+  void Release();
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  int held_ = 0;
+  bool released_ = false;
+};
+
 struct FakeServiceOptions {
   xrpc::AuthPolicy clone_auth = xrpc::AuthPolicy::kNone;
   int carts = 1000;  // seeded carts cart0000..cart0999 of did:plc:aaaaaaaaaaaaaaaaaaaaaaaa
@@ -52,15 +73,18 @@ struct FakeServiceOptions {
 //   clone: CartNotFound / InvalidCartUri (400), answered from the CommitQueue thread;
 //   item.count: {"count":3}; cart.list: echoes the decoded limit in `cursor`;
 //   params (blocking pool): echoes params; name=demo -> 400 DemoError, name=throw -> exception,
-//     name=badoutput -> output failing validation, name=sleep -> sleeps n ms;
+//     name=badoutput -> output failing validation, name=sleep -> sleeps n ms,
+//     name=hold -> waits until hold().Release();
 //   upload: echoes the raw body.
 class FakeService {
  public:
   explicit FakeService(FakeServiceOptions options = {});
   void Register(xrpc::Router& router);
+  Hold& hold() { return *hold_; }
 
  private:
   FakeServiceOptions options_;
+  std::shared_ptr<Hold> hold_ = std::make_shared<Hold>();
   std::shared_ptr<CommitQueue> commits_ = std::make_shared<CommitQueue>();
 };
 
@@ -76,6 +100,8 @@ class TestServer {
   std::uint16_t port() const { return server_->port(); }
   xrpc::Server& server() { return *server_; }
   xrpc::Router& router() { return router_; }
+  // The params calls with name=hold wait here (released when the server is destroyed).
+  Hold& hold() { return service_.hold(); }
 
  private:
   xrpc::Router router_;
