@@ -31,7 +31,9 @@ using testing::Fetch;
 using testing::TestServer;
 
 // A host that takes connections and never answers: a did:web on it stalls its resolution
-// until the fetch times out. Connections wait in the listen backlog, never accepted.
+// until the fetch times out, or until Close(). Connections wait in the listen backlog, never
+// accepted; closing the listener resets them (and refuses new ones), so the fetches fail at
+// once: the test decides how long a resolution stalls, without waiting out a timeout.
 class SilentHost {
  public:
   SilentHost() {
@@ -46,8 +48,12 @@ class SilentHost {
     }
     port_ = ntohs(addr.sin_port);
   }
-  ~SilentHost() { ::close(fd_); }
+  ~SilentHost() { Close(); }
   int port() const { return port_; }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
 
  private:
   int fd_ = -1;
@@ -77,6 +83,24 @@ std::optional<double> Sample(const std::string& text, const std::string& name) {
   }
   return std::nullopt;
 }
+
+// Polls /metrics until the series `name` has `value`; false if it never does within `within`.
+bool SampleReaches(std::uint16_t port, const std::string& name, double value,
+                   std::chrono::milliseconds within = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (true) {
+    auto metrics = Fetch(port, "GET", "/metrics");
+    if (metrics && Sample(metrics->body, name) == value) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+bool Pending(const std::future<std::optional<testing::Reply>>& call) {
+  return call.wait_for(std::chrono::seconds(0)) == std::future_status::timeout;
+}
+
+constexpr char kWebResolving[] = R"(atipay_auth_resolving{lane="web"})";
 
 // A did:plc identity whose document sits in a fresh dev DID directory (removed at the end).
 class DevIdentity {
@@ -140,7 +164,7 @@ TEST(ServiceAuthTest, CallsWaitingForTheirDidAreCappedAndTheRestGet503) {
   app::Config config;
   config.service_did = "did:web:atipay.test";
   config.dev_allow_http_did_web = true;  // a did:web on 127.0.0.1 over http
-  config.did_resolve_timeout_ms = 1500;
+  config.did_resolve_timeout_ms = 5000;  // the host's Close() ends the stall before that
   config.auth_max_waiting = 1;
   AuthedServer server(config);
   ASSERT_TRUE(server.ok());
@@ -151,25 +175,24 @@ TEST(ServiceAuthTest, CallsWaitingForTheirDidAreCappedAndTheRestGet503) {
   };
   const std::string port = std::to_string(host.port());
   auto first = std::async(std::launch::async, [&] { return call("did:web:127.0.0.1%3A" + port); });
-  // Until the first call's resolution gives up, it holds the one waiting place.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const auto start = std::chrono::steady_clock::now();
+  // Until the first call's resolution ends, it holds the one waiting place.
+  ASSERT_TRUE(SampleReaches(server.port(), kWebResolving, 1));
   auto second = call("did:web:localhost%3A" + port);
   ASSERT_TRUE(second);
   EXPECT_EQ(second->status, 503) << second->body;
   EXPECT_EQ(second->Error(), "NotEnoughResources");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000))
-      << "refused at once, not after waiting its turn";
+  EXPECT_TRUE(Pending(first)) << "refused at once, not after waiting its turn";
   auto metrics = Fetch(server.port(), "GET", "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolve_refused_total{lane="web",reason="full"})"),
             1);
 
+  host.Close();
   auto stalled = first.get();
   ASSERT_TRUE(stalled);
   EXPECT_EQ(stalled->status, 502) << stalled->body;
   EXPECT_EQ(stalled->Error(), "UpstreamFailure");
-  // The DID alone: nothing of what happened at the host (a timeout, here).
+  // The DID alone: nothing of what happened at the host (a reset connection, here).
   EXPECT_EQ(stalled->Message(), "could not resolve iss did: did:web:127.0.0.1%3A" + port);
 
   // The place is free again: the next caller is resolved (and fails, from memory, at once).
@@ -185,7 +208,7 @@ TEST(ServiceAuthTest, ASilentDidWebHostDoesNotHoldUpDidPlcCallers) {
   config.service_did = "did:web:atipay.test";
   config.dev_did_dir = alice.dir();
   config.dev_allow_http_did_web = true;
-  config.did_resolve_timeout_ms = 2000;
+  config.did_resolve_timeout_ms = 5000;  // the host's Close() ends the stall before that
   AuthedServer server(config);
   ASSERT_TRUE(server.ok());
 
@@ -201,15 +224,16 @@ TEST(ServiceAuthTest, ASilentDidWebHostDoesNotHoldUpDidPlcCallers) {
                                                     "com.atiproto.payment.cart.clone"));
     }));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  // A did:plc caller seen for the first time is resolved at once, not after the timeout.
-  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(SampleReaches(server.port(), kWebResolving, 12));
+  // A did:plc caller seen for the first time is resolved while they all still wait.
   auto plc = CallClone(server.port(), alice.Token(config.service_did));
   ASSERT_TRUE(plc);
   EXPECT_NE(plc->status, 401) << plc->body;
   EXPECT_NE(plc->status, 503) << plc->body;
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000))
-      << "the did:plc caller waited behind the did:web ones";
+  for (const auto& call : stalled) {
+    EXPECT_TRUE(Pending(call)) << "the did:plc caller waited behind the did:web ones";
+  }
+  host.Close();
   for (auto& call : stalled) {
     auto reply = call.get();
     ASSERT_TRUE(reply);
@@ -222,7 +246,7 @@ TEST(ServiceAuthTest, OneAddressGetsAtMostItsShareOfTheWaitingPlaces) {
   app::Config config;
   config.service_did = "did:web:atipay.test";
   config.dev_allow_http_did_web = true;
-  config.did_resolve_timeout_ms = 1500;
+  config.did_resolve_timeout_ms = 5000;  // the host's Close() ends the stall before that
   config.auth_max_waiting = 4;
   config.auth_max_waiting_per_address = 2;
   xrpc::ServerOptions options = TestServer::DefaultOptions();
@@ -243,7 +267,7 @@ TEST(ServiceAuthTest, OneAddressGetsAtMostItsShareOfTheWaitingPlaces) {
   };
   auto first = stall("127.0.0.1", "203.0.113.7");
   auto second = stall("127.0.0.1", "203.0.113.7");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(SampleReaches(server.port(), kWebResolving, 2));
   // The same address again: refused at once.
   auto refused = stall("127.0.0.1", "203.0.113.7").get();
   ASSERT_TRUE(refused);
@@ -253,17 +277,18 @@ TEST(ServiceAuthTest, OneAddressGetsAtMostItsShareOfTheWaitingPlaces) {
   {
     auto metrics = Fetch(server.port(), "GET", "/metrics");
     ASSERT_TRUE(metrics);
-    EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolving{lane="web"})"), 2);
+    EXPECT_EQ(Sample(metrics->body, kWebResolving), 2);
     EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolve_refused_total{lane="web",reason="address"})"),
               1);
     EXPECT_EQ(Sample(metrics->body, R"(atipay_auth_resolve_refused_total{lane="web",reason="full"})"),
               0);
   }
-  // Another address still gets its place (and waits for the host, as the first two do).
-  auto other = stall("127.0.0.1", "198.51.100.9").get();
-  ASSERT_TRUE(other);
-  EXPECT_EQ(other->status, 502) << other->body;
-  for (auto* call : {&first, &second}) {
+  // Another address still gets its place, and waits for the host as the first two do.
+  auto other = stall("127.0.0.1", "198.51.100.9");
+  ASSERT_TRUE(SampleReaches(server.port(), kWebResolving, 3));
+  EXPECT_TRUE(Pending(first) && Pending(second) && Pending(other));
+  host.Close();
+  for (auto* call : {&first, &second, &other}) {
     auto reply = call->get();
     ASSERT_TRUE(reply);
     EXPECT_EQ(reply->status, 502) << reply->body;
