@@ -36,7 +36,17 @@ wait_port 's/^PORT \([0-9]*\)$/\1/p'
 curl -s -o "$log.reply" -w '%{http_code}' \
   "http://127.0.0.1:$port/xrpc/com.example.xrpc.params?name=sleep&n=700" > "$log.code" &
 curl_pid=$!
-sleep 0.3
+# SIGTERM once the request is being handled (in flight beside the /metrics request asking),
+# however long the machine takes to get it there.
+in_flight=
+for _ in $(seq 1 400); do
+  if curl -s "http://127.0.0.1:$port/metrics" | grep -qx 'atipay_xrpc_requests_in_flight 2'; then
+    in_flight=yes
+    break
+  fi
+  sleep 0.025
+done
+[ -n "$in_flight" ] || { echo "the request never got in flight" >&2; exit 1; }
 kill -TERM "$pid"
 rc=0
 wait "$pid" || rc=$?
