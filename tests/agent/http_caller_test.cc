@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -220,8 +221,16 @@ TEST(HttpXrpcCaller, MapsErrors) {
 }
 
 TEST(HttpXrpcCaller, TimesOut) {
-  TestServer server([](const HttpRequest& r) {
-    if (r.target == "/xrpc/x.slow") std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The slow call is held until this test lets it go (at most 10 s, so that a caller that
+  // never times out fails rather than hangs): only the caller's own timer can end it sooner.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> slow_done{false};
+  TestServer server([&](const HttpRequest& r) {
+    if (r.target == "/xrpc/x.slow") {
+      released.wait_for(std::chrono::seconds(10));
+      slow_done = true;
+    }
     return Echo(r);
   });
   HttpCallerOptions options = Options(server.url());
@@ -232,9 +241,14 @@ TEST(HttpXrpcCaller, TimesOut) {
   auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.ErrorName(), "Timeout");
-  EXPECT_LT(elapsed, std::chrono::milliseconds(290));
-  // The next call gets a fresh connection once the server is free again.
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_GE(elapsed, options.request_timeout);
+  EXPECT_FALSE(slow_done.load()) << "the call ended with the server's answer, not its timeout";
+  release.set_value();
+  // The next call gets a fresh connection once the server (one thread) is free again.
+  for (int i = 0; i < 1000 && !slow_done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(slow_done.load());
   XrpcResult next = caller.Call("x.fast", true, {});
   EXPECT_EQ(next.status, 200);
   EXPECT_EQ(caller.connects(), 2);
