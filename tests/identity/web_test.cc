@@ -182,23 +182,31 @@ TEST_F(DidWebPolicy, LoopbackSpellingsAreRefusedWithoutConnecting) {
 }
 
 TEST_F(DidWebPolicy, PrivateAndLinkLocalLiteralsAreRefusedAtOnce) {
-  // A connection to any of these would take the connect timeout (or reach something); the
-  // refusal is immediate, in dev mode too.
+  // A connection to any of these would take the connect timeout (or reach something); each is
+  // refused on its address before any connection, in dev mode too: the log names the policy
+  // for every one, and no connection attempt or timeout.
   auto http = std::make_shared<const HttpClient>(Options(log_));
   for (bool dev : {false, true}) {
     const WebResolver resolver(http, dev);
-    for (const char* did : {"did:web:10.0.0.1%3A6379", "did:web:169.254.169.254",
-                            "did:web:192.168.0.1%3A22", "did:web:172.16.0.1", "did:web:100.64.0.1",
-                            "did:web:224.0.0.1", "did:web:255.255.255.255", "did:web:0.0.0.0"}) {
+    for (const std::string host :
+         {"10.0.0.1:6379", "169.254.169.254", "192.168.0.1:22", "172.16.0.1", "100.64.0.1",
+          "224.0.0.1", "255.255.255.255", "0.0.0.0"}) {
+      const std::string did = "did:web:" + (host.find(':') == std::string::npos
+                                                ? host
+                                                : host.substr(0, host.find(':')) + "%3A" +
+                                                      host.substr(host.find(':') + 1));
       SCOPED_TRACE(did);
-      auto start = std::chrono::steady_clock::now();
       ResolveResult r = resolver.Resolve(did);
-      EXPECT_LT(std::chrono::steady_clock::now() - start, 150ms);
       ASSERT_TRUE(ErrorOf(r));
       EXPECT_EQ(ErrorOf(r)->kind, ResolveError::Kind::kUpstream);
       EXPECT_EQ(ErrorOf(r)->message, did);
+      EXPECT_THAT(log_.All(), HasSubstr("could not resolve " + did + " from https://" + host +
+                                        "/.well-known/did.json: " + host.substr(0, host.find(':')) +
+                                        ", not a public address"));
     }
   }
+  EXPECT_THAT(log_.All(), Not(HasSubstr("cannot connect")));
+  EXPECT_THAT(log_.All(), Not(HasSubstr("timed out")));
   EXPECT_THAT(log_.All(), HasSubstr("could not resolve did:web:10.0.0.1%3A6379 from "
                                     "https://10.0.0.1:6379/.well-known/did.json: 10.0.0.1, not "
                                     "a public address"));
@@ -327,7 +335,9 @@ TEST(NameLookup, GivesUpAtTheDeadline) {
   ASSERT_TRUE(std::holds_alternative<HttpError>(r));
   EXPECT_EQ(std::get<HttpError>(r).kind, HttpError::Kind::kTimeout);
   EXPECT_GE(elapsed, 190ms);
-  EXPECT_LT(elapsed, 500ms);  // the lookup itself is still blocked
+  // The lookup itself is still blocked: the connect deadline ended the call, well before the
+  // request's (with room for a loaded machine).
+  EXPECT_LT(elapsed, 1500ms);
   gate->Open();
 }
 
