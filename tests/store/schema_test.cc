@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <iterator>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,6 +100,29 @@ TEST(StoreMigrationTest, ShippedStepsAreNumberedFromOne) {
   ASSERT_FALSE(steps.empty());
   for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i].version, static_cast<int>(i) + 1);
   EXPECT_EQ(schema::LatestVersion(), static_cast<int>(steps.size()));
+}
+
+// A released step never changes: databases in the field ran it as it was. Up to each released
+// version, this build's steps make the very schema the released ones made, so that what the
+// later steps expect is what those databases have.
+TEST(StoreMigrationTest, ShippedStepsStillMakeTheReleasedSchemas) {
+  ASSERT_LE(std::size(testing::kReleasedSteps), schema::Migrations().size());
+  auto dump = [](const std::string& path) {
+    return RawDb(path).Column(
+        "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master "
+        "ORDER BY type, name");
+  };
+  TempDir dir;
+  for (std::size_t version = 1; version <= std::size(testing::kReleasedSteps); ++version) {
+    SCOPED_TRACE("version " + std::to_string(version));
+    const std::string released = dir.File("released" + std::to_string(version) + ".db");
+    const std::string ours = dir.File("ours" + std::to_string(version) + ".db");
+    ASSERT_TRUE(schema::Migrate(*OpenConnection(released),
+                                std::span(testing::kReleasedSteps).first(version))
+                    .ok());
+    ASSERT_TRUE(schema::Migrate(*OpenConnection(ours), schema::Migrations().first(version)).ok());
+    EXPECT_EQ(dump(ours), dump(released));
+  }
 }
 
 // --- Query plans ------------------------------------------------------------------------------

@@ -11,11 +11,14 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <iterator>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "released_schema.h"
 #include "store/schema.h"
 #include "store/sqlite.h"
 #include "store/store.h"
@@ -170,14 +173,16 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-// A new database file at `path` with the schema of `version` (an older build's), empty.
+// A new database file at `path` with the schema of `version` as the build that released it made
+// it (kReleasedSteps, not this build's steps), empty.
 inline void MakeDatabaseAtVersion(const std::string& path, int version) {
+  ASSERT_LE(static_cast<std::size_t>(version), std::size(kReleasedSteps)) << "not released yet";
   Status status;
   auto connection =
       sqlite::Connection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1000, &status);
   ASSERT_NE(connection, nullptr) << status.message;
-  status =
-      schema::Migrate(*connection, schema::Migrations().first(static_cast<std::size_t>(version)));
+  status = schema::Migrate(*connection,
+                           std::span(kReleasedSteps).first(static_cast<std::size_t>(version)));
   ASSERT_TRUE(status.ok()) << status.message;
 }
 
