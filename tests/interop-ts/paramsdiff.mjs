@@ -385,9 +385,11 @@ for (const q of queries) {
   const output = l.payload('application/json', undefined)
   viaAdd.add(l.query(q.nsid, lexSchemaParams(q.params), output), echo)
 }
+// On 127.0.0.1 only: Server.listen(port) is express's app.listen(port), which binds every
+// interface.
 const listening = (server) =>
   new Promise((resolve, reject) => {
-    const s = server.listen(0, () => resolve(s))
+    const s = server.router.listen(0, '127.0.0.1', () => resolve(s))
     s.on('error', reject)
   })
 const paths = [
