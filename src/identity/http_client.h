@@ -1,5 +1,6 @@
 // A small blocking HTTP(S) GET for DID resolution: every phase bounded by a deadline, TLS
-// verified against the system CA store with SNI and host-name checks, bodies capped.
+// verified against the system CA store with SNI and host-name checks, bodies capped, and the
+// memory a response takes bounded (header block, chunk lines and trailer included).
 #ifndef ATIPAY_IDENTITY_HTTP_CLIENT_H_
 #define ATIPAY_IDENTITY_HTTP_CLIENT_H_
 

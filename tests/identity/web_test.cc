@@ -1,7 +1,7 @@
 // did:web hosts are the caller's choice: every address they resolve to must be public (loopback
 // too in dev mode), whatever the spelling; failures answer a generic message and log the
-// detail; name lookups give up at the deadline and are bounded in number. The PLC directory,
-// configured by the operator, is not subject to the policy.
+// detail; name lookups give up at the deadline and are bounded in number; a response takes
+// bounded memory. The PLC directory, configured by the operator, is not subject to the policy.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -376,6 +377,56 @@ TEST(NameLookup, AbandonedLookupsAreBounded) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(later, HttpError::Kind::kRefusedAddress);
+}
+
+// Whoever answers (a did:web host is the caller's choice) cannot make a response take more
+// memory than the body limit and a small read buffer: a chunk-size line, its extensions or the
+// trailer that never end are refused once they outgrow the buffer, not read until the deadline.
+TEST(HttpClientLimits, EndlessChunkLinesAndTrailersAreRefused) {
+  const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string endless(1 << 20, 'a');
+  const std::map<std::string, std::string> replies = {
+      {"/extension", head + "1;x=" + endless},
+      {"/size", head + std::string(1 << 20, '0')},
+      {"/trailer", head + "1\r\na\r\n0\r\nX-Trailer: " + endless},
+  };
+  TestHttpServer server([&](const std::string& target) {
+    return Reply{200, replies.at(target), 0ms, /*raw=*/true};
+  });
+  Log log;
+  HttpClient client(Options(log));
+  for (const auto& [target, reply] : replies) {
+    SCOPED_TRACE(target);
+    auto r = client.Get(*Url::Parse("http://127.0.0.1:" + std::to_string(server.port()) + target));
+    ASSERT_TRUE(std::holds_alternative<HttpError>(r));
+    EXPECT_EQ(std::get<HttpError>(r).kind, HttpError::Kind::kTooLarge)
+        << std::get<HttpError>(r).message;
+  }
+}
+
+TEST(HttpClientLimits, LargeBodiesStillPassTheBoundedBuffer) {
+  // Just under the 256 KiB body limit, sent whole and in chunks larger than the read buffer.
+  const std::string body(250 * 1024, 'b');
+  std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::size_t at = 0; at < body.size(); at += 50 * 1024) {
+    const std::string part = body.substr(at, 50 * 1024);
+    char size[16];
+    std::snprintf(size, sizeof(size), "%zx", part.size());
+    chunked += std::string(size) + ";ext=1\r\n" + part + "\r\n";
+  }
+  chunked += "0\r\nX-Trailer: t\r\n\r\n";
+  TestHttpServer server([&](const std::string& target) {
+    return target == "/chunked" ? Reply{200, chunked, 0ms, /*raw=*/true} : Reply{200, body};
+  });
+  Log log;
+  HttpClient client(Options(log));
+  for (const std::string target : {"/whole", "/chunked"}) {
+    SCOPED_TRACE(target);
+    auto r = client.Get(*Url::Parse("http://127.0.0.1:" + std::to_string(server.port()) + target));
+    ASSERT_TRUE(std::holds_alternative<HttpResponse>(r)) << std::get<HttpError>(r).message;
+    EXPECT_EQ(std::get<HttpResponse>(r).status, 200);
+    EXPECT_EQ(std::get<HttpResponse>(r).body, body);
+  }
 }
 
 }  // namespace
