@@ -18,38 +18,54 @@ bool IdIs(std::string_view id, std::string_view did, std::string_view fragment) 
   return id.size() == fragment.size() + 1 && id[0] == '#' && id.substr(1) == fragment;
 }
 
-std::string StringField(const json::object& o, std::string_view key) {
+std::string_view StringField(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
 
-}  // namespace
+// The entries of an optional array member, or an error when it is there but not an array.
+lex::Result<const json::array*> OptionalArray(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr) return static_cast<const json::array*>(nullptr);
+  if (!v->is_array()) return lex::Error{std::string(key) + " is not an array"};
+  return &v->get_array();
+}
 
-std::optional<auth::PublicKey> DidDocument::AtprotoKey() const {
-  for (const VerificationMethod& vm : verification_methods) {
-    if (!IdIs(vm.id, id, "atproto")) continue;
-    // Only the first #atproto entry counts, usable or not.
-    if (!vm.controller.empty() && vm.controller != id) return std::nullopt;
-    return auth::ParseVerificationMethodKey(vm.type, vm.public_key_multibase);
+std::optional<auth::PublicKey> AtprotoKeyOf(const json::array& methods, std::string_view did) {
+  for (const json::value& v : methods) {
+    if (!v.is_object()) continue;
+    const json::object& vm = v.get_object();
+    if (!IdIs(StringField(vm, "id"), did, "atproto")) continue;
+    const std::string_view controller = StringField(vm, "controller");
+    if (!controller.empty() && controller != did) return std::nullopt;
+    return auth::ParseVerificationMethodKey(StringField(vm, "type"),
+                                            StringField(vm, "publicKeyMultibase"));
   }
   return std::nullopt;
 }
 
-std::string DidDocument::PdsEndpoint() const {
-  for (const Service& s : services) {
-    if (!IdIs(s.id, id, "atproto_pds") || s.type != "AtprotoPersonalDataServer") continue;
-    if (s.endpoint.starts_with("https://") || s.endpoint.starts_with("http://")) {
-      return s.endpoint;
+std::string PdsEndpointOf(const json::array& services, std::string_view did) {
+  for (const json::value& v : services) {
+    if (!v.is_object()) continue;
+    const json::object& s = v.get_object();
+    if (!IdIs(StringField(s, "id"), did, "atproto_pds") ||
+        StringField(s, "type") != "AtprotoPersonalDataServer") {
+      continue;
+    }
+    const std::string_view endpoint = StringField(s, "serviceEndpoint");
+    if ((endpoint.starts_with("https://") || endpoint.starts_with("http://")) &&
+        endpoint.size() <= DidDocument::kMaxEndpointBytes) {
+      return std::string(endpoint);
     }
     return {};
   }
   return {};
 }
 
-std::string DidDocument::Handle() const {
-  for (const std::string& aka : also_known_as) {
-    if (!aka.starts_with("at://")) continue;
-    std::string handle = aka.substr(5);
+std::string HandleOf(const json::array& also_known_as) {
+  for (const json::value& v : also_known_as) {
+    if (!v.is_string() || !v.get_string().starts_with("at://")) continue;
+    std::string handle(v.get_string().subview(5));
     for (char& c : handle) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
@@ -58,43 +74,30 @@ std::string DidDocument::Handle() const {
   return {};
 }
 
+}  // namespace
+
 lex::Result<DidDocument> ParseDidDocument(std::string_view text, std::string_view expected_did) {
   json::error_code ec;
   json::value root = json::parse(text, ec);
   if (ec) return lex::Error{"DID document is not JSON: " + ec.message()};
   if (!root.is_object()) return lex::Error{"DID document is not a JSON object"};
   const json::object& o = root.get_object();
-  DidDocument doc;
-  doc.id = StringField(o, "id");
-  if (doc.id != expected_did) {
-    return lex::Error{"DID document id \"" + doc.id.substr(0, 128) + "\" is not " +
+  const std::string_view id = StringField(o, "id");
+  if (id != expected_did) {
+    return lex::Error{"DID document id \"" + std::string(id.substr(0, 128)) + "\" is not " +
                       std::string(expected_did)};
   }
-  if (const json::value* aka = o.if_contains("alsoKnownAs")) {
-    if (!aka->is_array()) return lex::Error{"alsoKnownAs is not an array"};
-    for (const json::value& v : aka->get_array()) {
-      if (v.is_string()) doc.also_known_as.emplace_back(v.get_string());
-    }
+  auto also_known_as = OptionalArray(o, "alsoKnownAs");
+  auto methods = OptionalArray(o, "verificationMethod");
+  auto services = OptionalArray(o, "service");
+  for (const auto* member : {&also_known_as, &methods, &services}) {
+    if (!*member) return member->error();
   }
-  if (const json::value* vms = o.if_contains("verificationMethod")) {
-    if (!vms->is_array()) return lex::Error{"verificationMethod is not an array"};
-    for (const json::value& v : vms->get_array()) {
-      if (!v.is_object()) continue;
-      const json::object& vm = v.get_object();
-      doc.verification_methods.push_back({StringField(vm, "id"), StringField(vm, "type"),
-                                          StringField(vm, "controller"),
-                                          StringField(vm, "publicKeyMultibase")});
-    }
-  }
-  if (const json::value* services = o.if_contains("service")) {
-    if (!services->is_array()) return lex::Error{"service is not an array"};
-    for (const json::value& v : services->get_array()) {
-      if (!v.is_object()) continue;
-      const json::object& s = v.get_object();
-      doc.services.push_back(
-          {StringField(s, "id"), StringField(s, "type"), StringField(s, "serviceEndpoint")});
-    }
-  }
+  DidDocument doc;
+  doc.id = std::string(id);
+  if (*methods) doc.atproto_key_ = AtprotoKeyOf(**methods, id);
+  if (*services) doc.pds_endpoint_ = PdsEndpointOf(**services, id);
+  if (*also_known_as) doc.handle_ = HandleOf(**also_known_as);
   return doc;
 }
 

@@ -3,43 +3,44 @@
 #ifndef ATIPAY_IDENTITY_DID_DOCUMENT_H_
 #define ATIPAY_IDENTITY_DID_DOCUMENT_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "auth/keys.h"
 #include "lex/result.h"
 
 namespace atipay::identity {
 
-struct VerificationMethod {
-  std::string id;  // "#atproto" or "did:...#atproto"
-  std::string type;
-  std::string controller;
-  std::string public_key_multibase;
-};
-
-struct Service {
-  std::string id;  // "#atproto_pds" or "did:...#atproto_pds"
-  std::string type;
-  std::string endpoint;  // only string endpoints are kept
-};
-
-struct DidDocument {
+// What atproto reads from a DID document, picked out when it is parsed. Nothing else is kept:
+// documents come from hosts a caller picks (did:web) and are cached by the thousand, so what one
+// holds must not grow with the document (a 256 KiB document of 80,000 empty verificationMethod
+// entries held 10 MiB as parsed entries).
+class DidDocument {
+ public:
   std::string id;
-  std::vector<std::string> also_known_as;
-  std::vector<VerificationMethod> verification_methods;
-  std::vector<Service> services;
 
-  // The first verification method with id #atproto, parsed. nullopt when there is none, when
-  // its controller is another DID, or when its key does not parse.
-  std::optional<auth::PublicKey> AtprotoKey() const;
-  // The #atproto_pds AtprotoPersonalDataServer endpoint (an http(s) URL); empty if absent.
-  std::string PdsEndpoint() const;
-  // The first "at://" alsoKnownAs entry without the prefix, lower-cased; empty if absent.
-  // Unverified: a handle is only trusted after its own resolution points back to the DID.
-  std::string Handle() const;
+  // The key of the first verification method with id #atproto ("#atproto" or
+  // "<id>#atproto"). nullopt when there is none, when its controller is another DID, or when its
+  // key does not parse: only the first #atproto entry counts, usable or not.
+  const std::optional<auth::PublicKey>& AtprotoKey() const { return atproto_key_; }
+  // The endpoint of the first #atproto_pds service of type AtprotoPersonalDataServer: an
+  // http(s) URL of at most kMaxEndpointBytes; empty if absent or not such a URL.
+  const std::string& PdsEndpoint() const { return pds_endpoint_; }
+  // The first "at://" alsoKnownAs entry without the prefix, lower-cased; empty if absent or not
+  // a valid handle. Unverified: a handle is only trusted after its own resolution points back
+  // to the DID.
+  const std::string& Handle() const { return handle_; }
+
+  static constexpr std::size_t kMaxEndpointBytes = 2048;
+
+ private:
+  friend lex::Result<DidDocument> ParseDidDocument(std::string_view json,
+                                                   std::string_view expected_did);
+  std::optional<auth::PublicKey> atproto_key_;
+  std::string pds_endpoint_;
+  std::string handle_;
 };
 
 // Parses and checks a DID document; `expected_did` must equal its "id".

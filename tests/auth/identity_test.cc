@@ -237,6 +237,42 @@ TEST(DidDocument, KeySelectionRules) {
   EXPECT_FALSE(make({}).AtprotoKey());
 }
 
+// A document is cached for each DID a token names, and a did:web host may serve 256 KiB of
+// entries: only what atproto reads is kept (DidDocument holds no entry lists), found however
+// deep in the bulk it sits.
+TEST(DidDocument, BulkIsReadThroughButNotKept) {
+  auth::PrivateKey key = *auth::PrivateKey::Generate(auth::Curve::kP256);
+  json::array methods(60000, json::object{});
+  methods.push_back(json::object{{"id", "#atproto"},
+                                 {"type", "Multikey"},
+                                 {"controller", kAlice},
+                                 {"publicKeyMultibase", key.public_key().Multikey()}});
+  json::array services(2000, json::object{{"id", "#atproto_pds"}, {"type", "Other"}});
+  services.push_back(json::object{{"id", "#atproto_pds"},
+                                  {"type", "AtprotoPersonalDataServer"},
+                                  {"serviceEndpoint", "https://pds.example.com"}});
+  json::array aliases(10000, json::string("https://not.a.handle"));
+  aliases.push_back("at://Alice.Test");
+  json::object doc{{"id", kAlice},
+                   {"alsoKnownAs", aliases},
+                   {"verificationMethod", methods},
+                   {"service", services}};
+  auto parsed = ParseDidDocument(json::serialize(doc), kAlice);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed->AtprotoKey(), key.public_key());
+  EXPECT_EQ(parsed->PdsEndpoint(), "https://pds.example.com");
+  EXPECT_EQ(parsed->Handle(), "alice.test");
+  // An endpoint no PDS has is not kept either.
+  doc["service"] = json::array{json::object{
+      {"id", "#atproto_pds"},
+      {"type", "AtprotoPersonalDataServer"},
+      {"serviceEndpoint",
+       "https://pds.example.com/" + std::string(DidDocument::kMaxEndpointBytes, 'x')}}};
+  parsed = ParseDidDocument(json::serialize(doc), kAlice);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed->PdsEndpoint(), "");
+}
+
 class ResolverTest : public ::testing::Test {
  protected:
   ResolverTest() : alice_(*auth::PrivateKey::Generate(auth::Curve::kSecp256k1)) {
