@@ -23,21 +23,56 @@ std::string_view StringField(const json::object& o, std::string_view key) {
   return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
 
-// The entries of an optional array member, or an error when it is there but not an array.
-lex::Result<const json::array*> OptionalArray(const json::object& o, std::string_view key) {
+bool HasString(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string();
+}
+
+// The shapes @atproto/common-web's didDocument schema gives the entries (the reference refuses
+// a document with any other, whatever entry it is): strings in alsoKnownAs; verification
+// methods with string id, type and controller, and publicKeyMultibase a string if present;
+// services with string id and type, and a string or object serviceEndpoint.
+bool IsAlias(const json::value& v) { return v.is_string(); }
+
+bool IsVerificationMethod(const json::value& v) {
+  if (!v.is_object()) return false;
+  const json::object& vm = v.get_object();
+  const json::value* key = vm.if_contains("publicKeyMultibase");
+  return HasString(vm, "id") && HasString(vm, "type") && HasString(vm, "controller") &&
+         (key == nullptr || key->is_string());
+}
+
+bool IsService(const json::value& v) {
+  if (!v.is_object()) return false;
+  const json::object& s = v.get_object();
+  const json::value* endpoint = s.if_contains("serviceEndpoint");
+  return HasString(s, "id") && HasString(s, "type") && endpoint != nullptr &&
+         (endpoint->is_string() || endpoint->is_object());
+}
+
+// The entries of an optional array member, or an error when it is there but not an array of
+// entries of the right shape.
+lex::Result<const json::array*> OptionalArray(const json::object& o, std::string_view key,
+                                              bool (*is_entry)(const json::value&),
+                                              std::string_view entry) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr) return static_cast<const json::array*>(nullptr);
   if (!v->is_array()) return lex::Error{std::string(key) + " is not an array"};
-  return &v->get_array();
+  const json::array& entries = v->get_array();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!is_entry(entries[i])) {
+      return lex::Error{std::string(key) + "[" + std::to_string(i) + "] is not " +
+                        std::string(entry)};
+    }
+  }
+  return &entries;
 }
 
 std::optional<auth::PublicKey> AtprotoKeyOf(const json::array& methods, std::string_view did) {
   for (const json::value& v : methods) {
-    if (!v.is_object()) continue;
     const json::object& vm = v.get_object();
     if (!IdIs(StringField(vm, "id"), did, "atproto")) continue;
-    const std::string_view controller = StringField(vm, "controller");
-    if (!controller.empty() && controller != did) return std::nullopt;
+    if (StringField(vm, "controller") != did) return std::nullopt;
     return auth::ParseVerificationMethodKey(StringField(vm, "type"),
                                             StringField(vm, "publicKeyMultibase"));
   }
@@ -46,7 +81,6 @@ std::optional<auth::PublicKey> AtprotoKeyOf(const json::array& methods, std::str
 
 std::string PdsEndpointOf(const json::array& services, std::string_view did) {
   for (const json::value& v : services) {
-    if (!v.is_object()) continue;
     const json::object& s = v.get_object();
     if (!IdIs(StringField(s, "id"), did, "atproto_pds") ||
         StringField(s, "type") != "AtprotoPersonalDataServer") {
@@ -64,7 +98,7 @@ std::string PdsEndpointOf(const json::array& services, std::string_view did) {
 
 std::string HandleOf(const json::array& also_known_as) {
   for (const json::value& v : also_known_as) {
-    if (!v.is_string() || !v.get_string().starts_with("at://")) continue;
+    if (!v.get_string().starts_with("at://")) continue;
     std::string handle(v.get_string().subview(5));
     for (char& c : handle) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -87,9 +121,11 @@ lex::Result<DidDocument> ParseDidDocument(std::string_view text, std::string_vie
     return lex::Error{"DID document id \"" + std::string(id.substr(0, 128)) + "\" is not " +
                       std::string(expected_did)};
   }
-  auto also_known_as = OptionalArray(o, "alsoKnownAs");
-  auto methods = OptionalArray(o, "verificationMethod");
-  auto services = OptionalArray(o, "service");
+  auto also_known_as = OptionalArray(o, "alsoKnownAs", IsAlias, "a string");
+  auto methods = OptionalArray(o, "verificationMethod", IsVerificationMethod,
+                               "a verification method (string id, type and controller)");
+  auto services = OptionalArray(o, "service", IsService,
+                                "a service (string id and type, string or object endpoint)");
   for (const auto* member : {&also_known_as, &methods, &services}) {
     if (!*member) return member->error();
   }

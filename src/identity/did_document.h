@@ -22,8 +22,8 @@ class DidDocument {
   std::string id;
 
   // The key of the first verification method with id #atproto ("#atproto" or
-  // "<id>#atproto"). nullopt when there is none, when its controller is another DID, or when its
-  // key does not parse: only the first #atproto entry counts, usable or not.
+  // "<id>#atproto"). nullopt when there is none, when its controller is not this DID, or when
+  // its key does not parse: only the first #atproto entry counts, usable or not.
   const std::optional<auth::PublicKey>& AtprotoKey() const { return atproto_key_; }
   // The endpoint of the first #atproto_pds service of type AtprotoPersonalDataServer: an
   // http(s) URL of at most kMaxEndpointBytes; empty if absent or not such a URL.
@@ -43,7 +43,9 @@ class DidDocument {
   std::string handle_;
 };
 
-// Parses and checks a DID document; `expected_did` must equal its "id".
+// Parses and checks a DID document; `expected_did` must equal its "id". A document whose
+// alsoKnownAs, verificationMethod or service entries do not have the shapes the reference's
+// schema gives them is refused whole, as the reference refuses it.
 lex::Result<DidDocument> ParseDidDocument(std::string_view json, std::string_view expected_did);
 
 }  // namespace atipay::identity

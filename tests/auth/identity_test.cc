@@ -242,12 +242,13 @@ TEST(DidDocument, KeySelectionRules) {
 // deep in the bulk it sits.
 TEST(DidDocument, BulkIsReadThroughButNotKept) {
   auth::PrivateKey key = *auth::PrivateKey::Generate(auth::Curve::kP256);
-  json::array methods(60000, json::object{});
+  json::array methods(60000, json::object{{"id", ""}, {"type", ""}, {"controller", ""}});
   methods.push_back(json::object{{"id", "#atproto"},
                                  {"type", "Multikey"},
                                  {"controller", kAlice},
                                  {"publicKeyMultibase", key.public_key().Multikey()}});
-  json::array services(2000, json::object{{"id", "#atproto_pds"}, {"type", "Other"}});
+  json::array services(
+      2000, json::object{{"id", "#atproto_pds"}, {"type", "Other"}, {"serviceEndpoint", ""}});
   services.push_back(json::object{{"id", "#atproto_pds"},
                                   {"type", "AtprotoPersonalDataServer"},
                                   {"serviceEndpoint", "https://pds.example.com"}});
@@ -271,6 +272,61 @@ TEST(DidDocument, BulkIsReadThroughButNotKept) {
   parsed = ParseDidDocument(json::serialize(doc), kAlice);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(parsed->PdsEndpoint(), "");
+}
+
+// The reference (@atproto/common-web's didDocument schema) refuses a document whole when any
+// entry is malformed, whichever entry it is; so do we. The #atproto key's controller must be
+// the DID itself (atproto's DID rules), not merely present.
+TEST(DidDocument, MalformedEntriesRefuseTheDocument) {
+  auth::PrivateKey key = *auth::PrivateKey::Generate(auth::Curve::kSecp256k1);
+  const json::object atproto{{"id", "#atproto"},
+                             {"type", "Multikey"},
+                             {"controller", kAlice},
+                             {"publicKeyMultibase", key.public_key().Multikey()}};
+  auto parse = [&](json::object extra) {
+    json::object doc{{"id", kAlice}};
+    for (auto& [name, value] : extra) doc[name] = value;
+    if (!doc.contains("verificationMethod")) doc["verificationMethod"] = json::array{atproto};
+    return ParseDidDocument(json::serialize(doc), kAlice);
+  };
+  ASSERT_TRUE(parse({}).ok());
+  EXPECT_EQ(parse({})->AtprotoKey(), key.public_key());
+  json::object no_controller = atproto;
+  no_controller.erase("controller");
+  json::object null_key = atproto;
+  null_key["publicKeyMultibase"] = nullptr;
+  const std::vector<json::object> refused = {
+      {{"alsoKnownAs", json::array{"at://alice.test", 7}}},
+      {{"alsoKnownAs", nullptr}},
+      {{"verificationMethod", json::array{atproto, "#atproto"}}},
+      {{"verificationMethod", json::array{json::object{}, atproto}}},
+      {{"verificationMethod", json::array{no_controller}}},
+      {{"verificationMethod", json::array{null_key}}},
+      {{"service", json::array{json::object{{"id", "#atproto_pds"}, {"type", "X"}}}}},
+      {{"service", json::array{json::object{
+                       {"id", "#x"}, {"type", "X"}, {"serviceEndpoint", json::array{}}}}}},
+  };
+  for (const json::object& extra : refused) {
+    SCOPED_TRACE(json::serialize(extra));
+    EXPECT_FALSE(parse(extra).ok());
+  }
+  // Well-formed, but the key's controller is another DID, or empty.
+  for (const char* controller : {"did:plc:otheraaaaaaaaaaaaaaaaaaa", ""}) {
+    json::object other = atproto;
+    other["controller"] = controller;
+    auto doc = parse({{"verificationMethod", json::array{other}}});
+    ASSERT_TRUE(doc.ok()) << doc.error().message;
+    EXPECT_FALSE(doc->AtprotoKey());
+  }
+  // Object endpoints and absent keys are well-formed (a method without a key is unusable).
+  json::object keyless = atproto;
+  keyless.erase("publicKeyMultibase");
+  auto doc =
+      parse({{"verificationMethod", json::array{keyless}},
+             {"service", json::array{json::object{
+                             {"id", "#x"}, {"type", "X"}, {"serviceEndpoint", json::object{}}}}}});
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  EXPECT_FALSE(doc->AtprotoKey());
 }
 
 class ResolverTest : public ::testing::Test {
