@@ -187,6 +187,10 @@ void IdentityResolver::Store(Shard& shard, const std::string& did, const Result&
   if (auto* e = std::get_if<ResolveError>(&result)) {
     auto it = shard.entries.find(did);
     if (it == shard.entries.end()) {
+      // A DID refused without a fetch (bad syntax, a method we do not resolve) costs nothing to
+      // refuse again: remembered, such DIDs, any number of which a token may name, would only
+      // push out the failures that spare us a fetch.
+      if (!e->CostsAFetch()) return;
       if (shard.failures.size() >= cap && !shard.failures.contains(did)) {
         std::erase_if(shard.failures,
                       [&](const auto& kv) { return now - kv.second.at >= options_.failure_ttl; });

@@ -42,7 +42,8 @@ struct CacheOptions {
   std::size_t max_entries = 100000;
   // A DID we could not resolve (and hold nothing for) answers with that failure for this long
   // without another fetch: tokens naming slow or dead did:webs, which need no valid signature
-  // to make us look, cannot keep the resolving threads busy. At most max_entries of them.
+  // to make us look, cannot keep the resolving threads busy. At most max_entries of them, and
+  // only failures that took a fetch (not a DID refused for its syntax or method).
   std::chrono::seconds failure_ttl{30};
   // Off: stale entries are fetched again inline, like expired ones.
   bool background_refresh = true;

@@ -31,6 +31,9 @@ struct ResolveError {
   // directory or host fails us.
   xrpc::XrpcError ToXrpcError() const;
   bool IsUpstream() const { return kind == Kind::kUpstream || kind == Kind::kTimeout; }
+  // Whether the resolver had to look (network or file) to give this answer; kInvalidDid and
+  // kUnsupported are decided from the DID alone.
+  bool CostsAFetch() const { return kind != Kind::kInvalidDid && kind != Kind::kUnsupported; }
 };
 
 using ResolveResult = std::variant<DidDocument, ResolveError>;

@@ -70,5 +70,42 @@ TEST(IdentityCache, RememberedFailuresAreBoundedByMaxEntries) {
   EXPECT_GE(calls.load(), 2000 - 16);
 }
 
+// did:web:dead.example fails upstream; every did:key is refused from its method alone.
+class DeadOrUnsupported final : public DidResolver {
+ public:
+  explicit DeadOrUnsupported(std::atomic<int>& calls) : calls_(calls) {}
+  ResolveResult Resolve(std::string_view did) const override {
+    ++calls_;
+    if (did.starts_with("did:key:")) {
+      return ResolveError{ResolveError::Kind::kUnsupported, "unsupported DID method"};
+    }
+    return ResolveError{ResolveError::Kind::kUpstream, std::string(did)};
+  }
+
+ private:
+  std::atomic<int>& calls_;
+};
+
+TEST(IdentityCache, FailuresWithoutAFetchAreNotRemembered) {
+  std::atomic<int> calls{0};
+  auth::ManualClock clock;
+  CacheOptions options;
+  options.max_entries = 16;  // one per shard
+  options.background_refresh = false;
+  IdentityResolver resolver(std::make_unique<DeadOrUnsupported>(calls), options, clock);
+  resolver.ResolveKey(kDead, false);
+  ASSERT_EQ(calls.load(), 1);
+  // Tokens naming DIDs of a method we do not resolve, as many as they like, neither take
+  // places nor push the dead did:web out.
+  for (int i = 0; i < 1000; ++i) {
+    auto r = resolver.ResolveKey("did:key:z" + std::to_string(i), false);
+    ASSERT_TRUE(std::holds_alternative<xrpc::XrpcError>(r));
+    EXPECT_EQ(std::get<xrpc::XrpcError>(r).status, 401);
+  }
+  EXPECT_EQ(calls.load(), 1001);
+  resolver.ResolveKey(kDead, false);
+  EXPECT_EQ(calls.load(), 1001) << "the dead did:web is still remembered";
+}
+
 }  // namespace
 }  // namespace atipay::identity
