@@ -383,6 +383,35 @@ TEST_F(VerifierTest, StructurallyBrokenTokens) {
               IsAuthError("BadJwt"));
 }
 
+// A lenient decoder ignores the unused low bits of a part's last character, so one token would
+// have several spellings (the reference's header and payload decoding does): each part must be
+// the one canonical spelling of its bytes.
+TEST_F(VerifierTest, NonCanonicalBase64UrlIsRefused) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  int mutated = 0;
+  for (int n = 0; n < 8; ++n) {
+    // Payloads of varied lengths, so that the header, payload and signature parts all end in a
+    // character with unused bits in some token.
+    const std::string token = Mint([&](auto&, auto& p) { p["pad"] = std::string(n, 'x'); });
+    ASSERT_NE(Ok(Check(token)), nullptr);
+    std::size_t start = 0;
+    for (int part = 0; part < 3; ++part) {
+      const std::size_t end = std::min(token.find('.', start), token.size());
+      const std::size_t slack = (end - start) % 4 == 2 ? 0xf : (end - start) % 4 == 3 ? 0x3 : 0;
+      if (slack != 0) {
+        std::string bad = token;
+        const std::size_t i = alphabet.find(bad[end - 1]);
+        bad[end - 1] = alphabet[i | 1];  // same bytes for a lenient decoder
+        SCOPED_TRACE(part);
+        EXPECT_THAT(Check(bad), IsAuthError("BadJwt"));
+        ++mutated;
+      }
+      start = end + 1;
+    }
+  }
+  EXPECT_GE(mutated, 8);
+}
+
 TEST_F(VerifierTest, RandomMutationsAreAlways401) {
   std::mt19937 rng(42);
   const std::string alphabet =
