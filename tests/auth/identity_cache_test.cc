@@ -14,12 +14,16 @@ namespace {
 constexpr char kDead[] = "did:web:dead.example";
 constexpr char kOther[] = "did:web:other.example";
 
-// A source that knows no DID and counts how often it is asked.
+// A source that knows no DID and counts how often it is asked: did:key is a method it does not
+// resolve, any other DID fails upstream.
 class NoSuchDid final : public DidResolver {
  public:
   explicit NoSuchDid(std::atomic<int>& calls) : calls_(calls) {}
   ResolveResult Resolve(std::string_view did) const override {
     ++calls_;
+    if (did.starts_with("did:key:")) {
+      return ResolveError{ResolveError::Kind::kUnsupported, "unsupported DID method"};
+    }
     return ResolveError{ResolveError::Kind::kUpstream, "no answer for " + std::string(did)};
   }
 
@@ -70,29 +74,13 @@ TEST(IdentityCache, RememberedFailuresAreBoundedByMaxEntries) {
   EXPECT_GE(calls.load(), 2000 - 16);
 }
 
-// did:web:dead.example fails upstream; every did:key is refused from its method alone.
-class DeadOrUnsupported final : public DidResolver {
- public:
-  explicit DeadOrUnsupported(std::atomic<int>& calls) : calls_(calls) {}
-  ResolveResult Resolve(std::string_view did) const override {
-    ++calls_;
-    if (did.starts_with("did:key:")) {
-      return ResolveError{ResolveError::Kind::kUnsupported, "unsupported DID method"};
-    }
-    return ResolveError{ResolveError::Kind::kUpstream, std::string(did)};
-  }
-
- private:
-  std::atomic<int>& calls_;
-};
-
 TEST(IdentityCache, FailuresWithoutAFetchAreNotRemembered) {
   std::atomic<int> calls{0};
   auth::ManualClock clock;
   CacheOptions options;
   options.max_entries = 16;  // one per shard
   options.background_refresh = false;
-  IdentityResolver resolver(std::make_unique<DeadOrUnsupported>(calls), options, clock);
+  IdentityResolver resolver(std::make_unique<NoSuchDid>(calls), options, clock);
   resolver.ResolveKey(kDead, false);
   ASSERT_EQ(calls.load(), 1);
   // Tokens naming DIDs of a method we do not resolve, as many as they like, neither take
