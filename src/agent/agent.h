@@ -14,7 +14,9 @@
 // RunMethod follows @atiproto/agent (agent.ts / workflow.ts) exactly: call the method; while the
 // answer carries `workflow:{intent, actions:[...]}` with at least one action, run the actions in
 // order against the repo (create -> createRecord, update -> putRecord, delete -> deleteRecord;
-// #raise stops everything and sends no callback), then call the same method again with
+// #raise, even one that breaks its lexicon, stops everything and sends no callback; the other
+// actions are checked against theirs first, and one that fails counts as a failed action),
+// then call the same method again with
 // {...original input, workflow:{intent, responses}}; on the first failed action call back with
 // {...original input, workflow:{intent:"error", responses:<those that succeeded>,
 // error:{action, name, message, code}}}. At most max_rounds action batches. A query runs its

@@ -120,8 +120,11 @@ class BatchRunner {
     ActionError e;
     if (action.is_object()) {
       std::string type = StringField(action.get_object(), "$type");
+      // The agent's `$type.split("#")[1]`: what follows the first '#', up to any second one.
       std::size_t hash = type.find('#');
-      if (hash != std::string::npos) e.action = Truncate(type.substr(hash + 1), 32);
+      if (hash != std::string::npos) {
+        e.action = Truncate(type.substr(hash + 1, type.find('#', hash + 1) - hash - 1), 32);
+      }
       const json::value* name = action.get_object().if_contains("name");
       if (name != nullptr && name->is_string())
         e.name = Truncate(std::string(name->get_string()), 64);
@@ -215,10 +218,16 @@ class BatchRunner {
                                .swap_commit = std::move(a.swap_commit)});
     }
     if (type == actions::Raise::kType) {
-      actions::Raise a;
-      if (!Parse(action, a, path, errors)) return Fail(out, action, errors.message());
-      Log("  raise " + a.code.value_or("") + ": " + a.message);
-      out.raised = Raised{std::move(a.message), std::move(a.code)};
+      // Terminal whatever else it carries, as in the agent (`throw new
+      // WorkflowRaisedError(a.message, a.code)`, never checked against the lexicon): a #raise
+      // that breaks it (no message, one past 1024 bytes) still stops the run with no callback.
+      const json::object& o = action.get_object();
+      Raised raised{StringField(o, "message"), std::nullopt};
+      if (const json::value* code = o.if_contains("code"); code != nullptr && code->is_string()) {
+        raised.code = std::string(code->get_string());
+      }
+      Log("  raise " + raised.code.value_or("") + ": " + raised.message);
+      out.raised = std::move(raised);
       return false;
     }
     return Fail(out, action, "Unknown workflow action $type: " + std::string(type));

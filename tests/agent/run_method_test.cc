@@ -258,6 +258,34 @@ TEST(RunMethod, RaiseStopsTheBatchAndSendsNoCallback) {
   EXPECT_EQ(r.writes.size(), 1u);
 }
 
+// The agent throws WorkflowRaisedError(a.message, a.code) for any #raise, without checking it
+// against the lexicon: one with no message, or a message past its 1024 bytes, is still the end
+// of the run, never an action failure answered with an error callback (which a server would
+// answer with its rollback, and so on up to the step limit).
+TEST(RunMethod, RaiseIsTerminalEvenWhenItBreaksTheLexicon) {
+  const std::string long_message(2000, 'm');
+  for (const json::object& raise :
+       {json::object{
+            {"$type", "com.atiproto.actions#raise"}, {"message", long_message}, {"code", "Big"}},
+        json::object{{"$type", "com.atiproto.actions#raise"}, {"code", "NoMessage"}},
+        json::object{{"$type", "com.atiproto.actions#raise"}, {"message", "m"}, {"code", 7}}}) {
+    SCOPED_TRACE(json::serialize(raise));
+    MemoryRepo repo;
+    ScriptedServer server([&](int, const json::object&) { return Ok(Workflow("w", {raise})); });
+    RunResult r = RunMethod(server, repo, kNsid, true, {});
+    EXPECT_EQ(r.kind, RunResult::Kind::kRaised) << r.Describe();
+    EXPECT_EQ(server.calls.size(), 1u);
+    const json::value* message = raise.if_contains("message");
+    EXPECT_EQ(r.message, message != nullptr ? std::string(message->as_string()) : "");
+    const json::value* code = raise.if_contains("code");
+    if (code != nullptr && code->is_string()) {
+      EXPECT_EQ(r.code, std::string(code->as_string()));
+    } else {
+      EXPECT_EQ(r.code, std::nullopt);
+    }
+  }
+}
+
 TEST(RunMethod, FailedWriteSendsTheErrorCallbackThenRollback) {
   MemoryRepo repo;
   repo.FailNthWrite(2, WriteResult::Failure(400, "InvalidSwap", "Commit was at bafyother"));
@@ -308,6 +336,7 @@ TEST(RunMethod, FailedWriteSendsTheErrorCallbackThenRollback) {
 TEST(RunMethod, UnknownOrMissingActionTypeFails) {
   for (const json::value& action :
        {json::value(json::object{{"$type", "com.atiproto.actions#frobnicate"}, {"name", "x"}}),
+        json::value(json::object{{"$type", "com.atiproto.actions#frobnicate#x"}, {"name", "x"}}),
         json::value(json::object{{"name", "y"}}), json::value(42)}) {
     SCOPED_TRACE(json::serialize(action));
     MemoryRepo repo;
@@ -324,10 +353,11 @@ TEST(RunMethod, UnknownOrMissingActionTypeFails) {
     const json::object& error = wf.at("error").as_object();
     EXPECT_FALSE(error.contains("code"));
     if (action.is_object() && action.as_object().contains("$type")) {
+      // The verb, as the agent's `$type.split("#")[1]`: up to a second '#', if any.
       EXPECT_EQ(error.at("action").as_string(), "frobnicate");
       EXPECT_EQ(error.at("name").as_string(), "x");
       EXPECT_EQ(error.at("message").as_string(),
-                "Unknown workflow action $type: com.atiproto.actions#frobnicate");
+                "Unknown workflow action $type: " + std::string(action.at("$type").as_string()));
     } else {
       EXPECT_EQ(error.at("action").as_string(), "");
       EXPECT_EQ(error.at("message").as_string(), "Unknown workflow action $type: <missing>");
