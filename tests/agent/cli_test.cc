@@ -191,6 +191,40 @@ TEST_F(CliTest, DirectQueryRaiseAndErrors) {
   EXPECT_NE(help.out.find("atipay-agent direct"), std::string::npos);
 }
 
+// Numbers are whole and bounded: "3x" was read as 3, and a --timeout-ms of 0, below 0, or past
+// the steady clock's range (where now + timeout wraps) timed out every call at once.
+TEST_F(CliTest, NumericOptionsAreCheckedWhole) {
+  TestServer server([](const HttpRequest&) { return Json(json::object{{"ok", true}}); });
+  const std::string base = "direct --url " + server.url() + " --key-file " + key_file_ +
+                           " --aud did:web:pay.example call a.b.c --input '{}' ";
+  for (const char* bad :
+       {"--max-rounds 3x", "--max-rounds 0", "--max-rounds 1001", "--max-rounds 99999999999",
+        "--timeout-ms 0", "--timeout-ms -1", "--timeout-ms 10000000000000", "--timeout-ms 5000ms",
+        "--timeout-ms ''"}) {
+    SCOPED_TRACE(bad);
+    ToolRun run = Tool(base + bad);
+    EXPECT_EQ(run.status, 1) << run.err;
+    EXPECT_EQ(server.requests(), 0);
+  }
+  ToolRun ok = Tool(base + "--max-rounds 1000 --timeout-ms 86400000");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
+// A #raise without a code prints "raised: <message>", as RunResult::Describe, not "raised: : ".
+TEST_F(CliTest, RaiseWithoutCode) {
+  TestServer server([](const HttpRequest&) {
+    return Json(json::object{
+        {"workflow",
+         json::object{{"intent", "no"},
+                      {"actions", json::array{json::object{{"$type", "com.atiproto.actions#raise"},
+                                                           {"message", "Nope"}}}}}}});
+  });
+  ToolRun run = Tool("direct --url " + server.url() + " --key-file " + key_file_ +
+                     " --aud did:web:pay.example call a.b.c --input '{}'");
+  EXPECT_EQ(run.status, 3);
+  EXPECT_EQ(run.err, "raised: Nope\n");
+}
+
 TEST_F(CliTest, ThroughAPds) {
   std::mutex mu;
   std::vector<HttpRequest> seen;
@@ -232,10 +266,22 @@ TEST_F(CliTest, ThroughAPds) {
   ToolRun run =
       Tool(base + "--password pw call com.atiproto.payment.item.create --input '{\"amount\":7}'");
   ASSERT_EQ(run.status, 0) << run.err;
+  // The same login from a file (its first line), which no process listing shows.
+  const std::string password_file = (dir_ / "password").string();
+  { std::ofstream(password_file) << "pw\nnot the password\n"; }
+  ToolRun from_file = Tool(base + "--password-file " + password_file +
+                           " call com.atiproto.payment.item.create --input '{\"amount\":7}'");
+  EXPECT_EQ(from_file.status, 0) << from_file.err;
+  EXPECT_EQ(from_file.out, run.out);
+  EXPECT_EQ(Tool(base + "--password pw --password-file " + password_file + " call a.b.c").status,
+            1);
+  EXPECT_EQ(Tool(base + "--password-file " + (dir_ / "missing").string() + " call a.b.c").status,
+            1);
   EXPECT_EQ(json::parse(run.out).at("itemUri").as_string(),
             "at://" + did + "/com.atiproto.item/3kaaaaaaaaaa2");
   std::lock_guard lock(mu);
-  ASSERT_EQ(seen.size(), 5u);  // failed login; login, call, createRecord, callback
+  // failed login; login, call, createRecord, callback; the same again from the file
+  ASSERT_EQ(seen.size(), 9u);
   EXPECT_EQ(seen[3].target, "/xrpc/com.atproto.repo.createRecord");
   EXPECT_EQ(seen[3].Header("authorization"), "Bearer acc");
   EXPECT_EQ(seen[3].Header("atproto-proxy"), "");

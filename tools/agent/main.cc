@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -29,11 +30,13 @@ constexpr char kUsage[] =
     R"USAGE(atipay-agent: call an atiproto XRPC method and run its workflow, as @atiproto/agent does.
 
 Usage:
-  atipay-agent --pds URL --identifier HANDLE_OR_DID --password PW --service DID#ID
-               call NSID [call options]
+  atipay-agent --pds URL --identifier HANDLE_OR_DID (--password-file FILE | --password PW)
+               --service DID#ID call NSID [call options]
       Logs in on the PDS (com.atproto.server.createSession), calls NSID through it with
       atproto-proxy: DID#ID (e.g. did:web:pay.example#payments), and performs the workflow's
-      record writes in the account's repo on that PDS.
+      record writes in the account's repo on that PDS. --password-file reads the password
+      from the first line of FILE; a --password on the command line can be read by every
+      local user in the process list.
 
   atipay-agent direct --url URL --key-file FILE --aud DID call NSID [call options]
       Calls an atipay server directly (e.g. http://127.0.0.1:2585), signing a service token
@@ -45,14 +48,15 @@ Call options:
   --params K=V [K=V...]  query parameters (repeat a key for an array); also --param K=V
   --query | --procedure  the method kind; by default a query when --params is given or the
                          NSID ends in .get/.list/.validate/.count, else a procedure
-  --max-rounds N         most workflow rounds (default 10)
+  --max-rounds N         most workflow rounds (default 10, at most 1000)
   --verbose              log each round and each record write to stderr
-  --timeout-ms N         per HTTP request (default 30000)
+  --timeout-ms N         per HTTP request (default 30000, at most a day)
 
 Prints the final output (workflow removed) as JSON on stdout. Exit status:
   0 done; 1 usage error; 2 XRPC error ("<status> <Error>: <message>" on stderr, also a
-  failed login); 3 the workflow raised ("raised: <code>: <message>" on stderr); 4 the
-  workflow failed otherwise (a query's side-effect write failed, or too many rounds).
+  failed login); 3 the workflow raised ("raised: <code>: <message>" on stderr, without
+  "<code>: " when it has none); 4 the workflow failed otherwise (a query's side-effect
+  write failed, or too many rounds).
 )USAGE";
 
 int Usage(const std::string& message) {
@@ -119,8 +123,9 @@ struct Args {
 std::optional<Args> Parse(int argc, char** argv, std::string* error) {
   Args args;
   bool saw_call = false;
-  static const char* kValued[] = {"pds",      "identifier", "password", "service",    "url",
-                                  "key-file", "aud",        "input",    "max-rounds", "timeout-ms"};
+  static const char* kValued[] = {"pds",     "identifier", "password",  "password-file",
+                                  "service", "url",        "key-file",  "aud",
+                                  "input",   "max-rounds", "timeout-ms"};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (!arg.starts_with("--")) {
@@ -197,6 +202,21 @@ std::optional<Args> Parse(int argc, char** argv, std::string* error) {
   return args;
 }
 
+constexpr long long kMaxRounds = 1000;
+constexpr long long kMaxTimeoutMs = 24LL * 3600 * 1000;  // a day
+
+// The whole of `text` as a decimal integer in [min, max]; nullopt otherwise ("3x", "1e3",
+// " 5", overflow).
+std::optional<long long> WholeNumber(const std::string& text, long long min, long long max) {
+  long long value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end || value < min || value > max) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 bool LooksLikeQuery(const std::string& nsid) {
   for (const char* suffix : {".get", ".list", ".validate", ".count"}) {
     if (nsid.ends_with(suffix)) return true;
@@ -251,23 +271,21 @@ int main(int argc, char** argv) {
   }
   agent::RunOptions options;
   if (flags.contains("max-rounds")) {
-    try {
-      options.max_rounds = std::stoi(flags["max-rounds"]);
-    } catch (const std::exception&) {
-      return Usage("--max-rounds needs a number");
-    }
-    if (options.max_rounds < 1) return Usage("--max-rounds must be at least 1");
+    auto n = WholeNumber(flags["max-rounds"], 1, kMaxRounds);
+    if (!n) return Usage("--max-rounds is a whole number from 1 to " + std::to_string(kMaxRounds));
+    options.max_rounds = static_cast<int>(*n);
   }
   if (args->verbose) {
     options.log = [](std::string_view line) { std::cerr << line << "\n"; };
   }
   agent::HttpCallerOptions http;
   if (flags.contains("timeout-ms")) {
-    try {
-      http.request_timeout = std::chrono::milliseconds(std::stoll(flags["timeout-ms"]));
-    } catch (const std::exception&) {
-      return Usage("--timeout-ms needs a number");
+    // Bounded: a deadline past the clock's range would wrap and time out at once.
+    auto ms = WholeNumber(flags["timeout-ms"], 1, kMaxTimeoutMs);
+    if (!ms) {
+      return Usage("--timeout-ms is a whole number from 1 to " + std::to_string(kMaxTimeoutMs));
     }
+    http.request_timeout = std::chrono::milliseconds(*ms);
   }
 
   std::unique_ptr<agent::PdsSession> session;
@@ -296,8 +314,20 @@ int main(int argc, char** argv) {
     if (args->verbose)
       std::cerr << "direct: calling " << flags["url"] << " as " << identity->did << "\n";
   } else {
+    if (flags.contains("password-file")) {
+      if (flags.contains("password"))
+        return Usage("--password and --password-file exclude each other");
+      std::ifstream in(flags["password-file"], std::ios::binary);
+      std::string password;
+      if (!in || !std::getline(in, password)) return Usage("cannot read " + flags["password-file"]);
+      if (password.ends_with('\r')) password.pop_back();
+      flags["password"] = std::move(password);
+    }
     for (const char* needed : {"pds", "identifier", "password", "service"}) {
-      if (flags[needed].empty()) return Usage(std::string("missing --") + needed);
+      if (flags[needed].empty()) {
+        return Usage(std::string("missing --") + needed +
+                     (std::string_view(needed) == "password" ? " (or --password-file)" : ""));
+      }
     }
     if (flags["service"].find('#') == std::string::npos) {
       return Usage("--service is <service DID>#<service id>, e.g. did:web:pay.example#payments");
@@ -326,7 +356,7 @@ int main(int argc, char** argv) {
       std::cout << "\n";
       return 0;
     case agent::RunResult::Kind::kRaised:
-      std::cerr << "raised: " << result.code.value_or("") << ": " << result.message << "\n";
+      std::cerr << result.Describe() << "\n";  // "raised: [<code>: ]<message>"
       return 3;
     case agent::RunResult::Kind::kXrpcError:
       std::cerr << result.status << " " << result.error << ": " << result.message << "\n";
