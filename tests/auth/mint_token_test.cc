@@ -11,8 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <variant>
 
 #include "auth/auth.h"
+#include "auth/jwt.h"
 #include "identity/identity.h"
 #include "lex/cbor.h"
 #include "lex/encoding.h"
@@ -61,6 +63,74 @@ TEST_F(MintTokenTest, HelpAndErrors) {
                  " --exp-seconds soon")
                 .status,
             0);
+}
+
+// A mistyped option is refused, not dropped: `--exp 600` would otherwise mint a token for the
+// default 60 s, and `--didir` write no DID document, both with exit 0.
+TEST_F(MintTokenTest, UnknownOptionsAreRefused) {
+  ASSERT_EQ(Tool("init --key-file " + Path("a.key")).status, 0);
+  const std::string mint =
+      "mint --key-file " + Path("a.key") + " --aud " + kService + " --lxm " + kNsid;
+  EXPECT_EQ(Tool(mint + " --exp 600").status, 1);
+  EXPECT_EQ(Tool(mint + " --exp=600").status, 1);
+  EXPECT_EQ(Tool(mint + " --force").status, 1);  // init's, not mint's
+  EXPECT_EQ(Tool("init --key-file " + Path("b.key") + " --didir " + Path("dids")).status, 1);
+  EXPECT_FALSE(std::filesystem::exists(Path("b.key")));
+  EXPECT_EQ(Tool("init --key-file " + Path("b.key") + " --jti x").status, 1);  // mint's
+  EXPECT_EQ(Tool(mint + " --exp-seconds 600").status, 0);
+  EXPECT_EQ(Tool("mint --help").status, 0);
+}
+
+// The lifetime is a whole number of seconds up to a year: past the int64 range, iat + lifetime
+// wrapped to a negative exp, printed with exit 0.
+TEST_F(MintTokenTest, ExpSecondsIsBounded) {
+  ASSERT_EQ(Tool("init --key-file " + Path("a.key")).status, 0);
+  const std::string mint = "mint --key-file " + Path("a.key") + " --aud " + kService + " --lxm " +
+                           kNsid + " --exp-seconds ";
+  for (const char* bad : {"9223372036854775807", "31536001", "0", "-5", "60s", "1e3", "' 60'"}) {
+    SCOPED_TRACE(bad);
+    ToolRun run = Tool(mint + bad);
+    EXPECT_EQ(run.status, 1);
+    EXPECT_EQ(run.out, "");
+  }
+  ToolRun year = Tool(mint + "31536000");
+  ASSERT_EQ(year.status, 0);
+  auto decoded = auth::DecodeJwt(year.out);
+  ASSERT_TRUE(std::holds_alternative<auth::DecodedJwt>(decoded));
+  json::object claims = json::parse(std::get<auth::DecodedJwt>(decoded).payload_json).as_object();
+  EXPECT_EQ(claims.at("exp").as_int64() - claims.at("iat").as_int64(), 31536000);
+}
+
+// The key is written before anything that names it: a key file that cannot be written leaves
+// no DID document (nor a DID registered on a PLC) whose private key nobody has.
+TEST_F(MintTokenTest, AKeyThatCannotBeWrittenLeavesNoIdentityBehind) {
+  test::TestHttpServer plc([](const std::string&) { return test::Reply{200, ""}; });
+  ToolRun run = Tool("init --key-file " + Path("no-such-dir") + "/a.key --did-dir " + Path("dids") +
+                     " --plc-url http://127.0.0.1:" + std::to_string(plc.port()));
+  EXPECT_EQ(run.status, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "dids"));
+  EXPECT_EQ(plc.last_request().method, "");  // nothing registered
+
+  // A PLC that refuses: no key file, no temporary one, and --force keeps the old key.
+  test::TestHttpServer refusing([](const std::string&) { return test::Reply{400, "{}"}; });
+  ASSERT_EQ(Tool("init --key-file " + Path("k.key")).status, 0);
+  std::ifstream before_in(Path("k.key"));
+  std::stringstream before;
+  before << before_in.rdbuf();
+  EXPECT_EQ(Tool("init --force --key-file " + Path("k.key") +
+                 " --plc-url http://127.0.0.1:" + std::to_string(refusing.port()))
+                .status,
+            1);
+  std::ifstream after_in(Path("k.key"));
+  std::stringstream after;
+  after << after_in.rdbuf();
+  EXPECT_EQ(after.str(), before.str());
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(Path("k.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 TEST_F(MintTokenTest, DevIdentityTokenVerifies) {

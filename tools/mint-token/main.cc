@@ -4,8 +4,11 @@
 //   atipay-mint-token init --key-file alice.key --did-dir ./dev-dids [--handle alice.test]
 //   atipay-mint-token mint --key-file alice.key --aud did:web:localhost%3A8080
 //       --lxm com.atiproto.payment.cart.list
+#include <unistd.h>
+
 #include <algorithm>
-#include <exception>
+#include <charconv>
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -44,15 +47,15 @@ Usage:
       --aud DID           the service's DID (the server's --service-did), optionally #id
       --lxm NSID          the XRPC method the token is for
       --iss DID           the caller (default: the DID in FILE)
-      --exp-seconds N     lifetime (default: 60; the server accepts at most its
-                          max lifetime, 300 s by default)
+      --exp-seconds N     lifetime, at most a year (default: 60; the server accepts at
+                          most its max lifetime, 300 s by default)
       --jti TEXT          nonce (default: 16 random bytes, hex)
 
   atipay-mint-token --help
 
-Example (against a server started with --service-did did:web:localhost%3A8080
-and --dev-did-dir ./dev-dids):
+Example (init first: a server's --dev-did-dir must exist when it starts):
   atipay-mint-token init --key-file alice.key --did-dir ./dev-dids
+  atipay-server --listen localhost:8080 --dev-did-dir ./dev-dids &
   curl -H "Authorization: Bearer $(atipay-mint-token mint --key-file alice.key \
       --aud did:web:localhost%3A8080 --lxm com.atiproto.payment.cart.list)" \
       'http://localhost:8080/xrpc/com.atiproto.payment.cart.list'
@@ -63,11 +66,17 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// --name value / --name=value; flags listed in `booleans` take no value.
+// --name value / --name=value, for the names in `valued` and `booleans` (which take no value).
+// Any other name is an error: a mistyped option must not be dropped quietly (`--exp 600` would
+// mint a token for the default 60 s, `--didir` would write no DID document).
 std::optional<std::map<std::string, std::string>> ParseFlags(
-    int argc, char** argv, int start, const std::vector<std::string>& booleans,
-    std::string* error) {
+    int argc, char** argv, int start, const std::vector<std::string>& valued,
+    const std::vector<std::string>& booleans, std::string* error) {
   std::map<std::string, std::string> flags;
+  auto known = [&](const std::string& name) {
+    return std::find(valued.begin(), valued.end(), name) != valued.end() ||
+           std::find(booleans.begin(), booleans.end(), name) != booleans.end();
+  };
   for (int i = start; i < argc; ++i) {
     std::string arg = argv[i];
     if (!arg.starts_with("--")) {
@@ -76,6 +85,10 @@ std::optional<std::map<std::string, std::string>> ParseFlags(
     }
     arg = arg.substr(2);
     std::size_t eq = arg.find('=');
+    if (!known(arg.substr(0, eq))) {
+      *error = "unknown option --" + arg.substr(0, eq);
+      return std::nullopt;
+    }
     if (eq != std::string::npos) {
       flags[arg.substr(0, eq)] = arg.substr(eq + 1);
       continue;
@@ -112,16 +125,28 @@ int Init(std::map<std::string, std::string> flags) {
   auto identity = atipay::devid::NewIdentity(options);
   if (!identity) return Fail(identity.error().message);
 
+  // The key first, under a name of its own beside FILE: a key that cannot be written must not
+  // leave behind a DID registered, or a document trusted, whose private key is lost. It takes
+  // FILE's name last, so that a failure leaves an existing FILE (--force) as it was.
+  const std::string temp_key = key_file + ".tmp-" + std::to_string(::getpid());
+  std::string error = atipay::devid::WriteKeyFile(temp_key, *identity);
+  if (!error.empty()) return Fail(error);
+  auto give_up = [&](const std::string& message) {
+    std::error_code ec;
+    std::filesystem::remove(temp_key, ec);
+    return Fail(message);
+  };
   if (flags.contains("plc-url")) {
-    std::string error = atipay::devid::RegisterOnPlc(flags["plc-url"], *identity);
-    if (!error.empty()) return Fail(error);
+    error = atipay::devid::RegisterOnPlc(flags["plc-url"], *identity);
+    if (!error.empty()) return give_up(error);
   }
   if (flags.contains("did-dir")) {
-    std::string error = atipay::devid::WriteDidDocument(flags["did-dir"], *identity);
-    if (!error.empty()) return Fail(error);
+    error = atipay::devid::WriteDidDocument(flags["did-dir"], *identity);
+    if (!error.empty()) return give_up(error);
   }
-  std::string error = atipay::devid::WriteKeyFile(key_file, *identity);
-  if (!error.empty()) return Fail(error);
+  std::error_code ec;
+  std::filesystem::rename(temp_key, key_file, ec);
+  if (ec) return give_up("cannot write " + key_file + ": " + ec.message());
   std::cout << identity->did << "\n";
   return 0;
 }
@@ -139,12 +164,15 @@ int Mint(std::map<std::string, std::string> flags) {
   options.iss = flags.contains("iss") ? flags["iss"] : identity->did;
   if (options.iss.empty()) return Fail("no --iss and no did in " + key_file);
   if (flags.contains("exp-seconds")) {
-    try {
-      options.lifetime_s = std::stoll(flags["exp-seconds"]);
-    } catch (const std::exception&) {
-      return Fail("--exp-seconds needs a number");
+    // Bounded, so that iat + lifetime cannot overflow into a negative exp.
+    constexpr std::int64_t kMaxLifetime = 365LL * 24 * 3600;
+    const std::string& text = flags["exp-seconds"];
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), options.lifetime_s);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+        options.lifetime_s <= 0 || options.lifetime_s > kMaxLifetime) {
+      return Fail("--exp-seconds is a whole number of seconds from 1 to " +
+                  std::to_string(kMaxLifetime) + " (a year)");
     }
-    if (options.lifetime_s <= 0) return Fail("--exp-seconds must be positive");
   }
   options.jti = flags["jti"];
   std::string token = atipay::devid::MintToken(*identity, flags["aud"], flags["lxm"], options);
@@ -165,14 +193,21 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return 0;
   }
+  std::vector<std::string> valued, booleans{"help"};
+  if (command == "init") {
+    valued = {"key-file", "did-dir", "plc-url", "did", "handle", "pds", "curve"};
+    booleans.push_back("force");
+  } else if (command == "mint") {
+    valued = {"key-file", "aud", "lxm", "iss", "exp-seconds", "jti"};
+  } else {
+    return Fail("unknown command " + command + " (see --help)");
+  }
   std::string error;
-  auto flags = ParseFlags(argc, argv, 2, {"force", "help"}, &error);
+  auto flags = ParseFlags(argc, argv, 2, valued, booleans, &error);
   if (!flags) return Fail(error + " (see --help)");
   if (flags->contains("help")) {
     std::cout << kUsage;
     return 0;
   }
-  if (command == "init") return Init(*flags);
-  if (command == "mint") return Mint(*flags);
-  return Fail("unknown command " + command + " (see --help)");
+  return command == "init" ? Init(*flags) : Mint(*flags);
 }
