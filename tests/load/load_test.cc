@@ -371,5 +371,60 @@ TEST_F(LoadTest, OpenCartsAndBadSetupFail) {
   EXPECT_EQ(Tool("--help").status, 0);
 }
 
+// Values past what the tool can represent are usage errors, not a crash or a silent wrap:
+// --tokens or --clones near 2^63 ended in std::length_error (abort), "inf" and "nan" passed as
+// durations (and became an invalid exp, or an unlimited wait), a --timeout past the clock's
+// range timed out every call at once.
+TEST_F(LoadTest, OutOfRangeValuesAreUsageErrors) {
+  const std::string base =
+      "--url http://127.0.0.1:1 --aud did:web:pay.example --did-dir " + DidDir() + " ";
+  for (const char* bad : {"--tokens 99999999999999999",
+                          "--tokens 10000001",
+                          "--clones 9223372036854775807",
+                          "--clones 1000000001",
+                          "--clones 0",
+                          "--duration inf",
+                          "--duration nan",
+                          "--duration 1e3",
+                          "--duration 0x10",
+                          "--duration 605000s",
+                          "--duration -1s",
+                          "--duration 10d",
+                          "--timeout 1e10",
+                          "--timeout 86401",
+                          "--timeout 0",
+                          "--token-lifetime inf",
+                          "--token-lifetime 5s",
+                          "--token-lifetime 25h",
+                          "--wait-cloneable nan",
+                          "--wait-cloneable 25h",
+                          "--identities 3x",
+                          "--connections -1",
+                          "--connections 100001",
+                          "--verify-every ' 4'",
+                          "--duration ''"}) {
+    SCOPED_TRACE(bad);
+    ToolRun run = Tool(base + bad);
+    EXPECT_EQ(run.status, 1);
+    EXPECT_EQ(run.out, "");
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(DidDir()));  // refused before any identity was made
+}
+
+// A pre-signed token is used until 5 s before it expires, so by default no more are signed than
+// 3 calls x 2,000 clones/s can use in that time: 3 x 2000/s x duration for a run longer than
+// the tokens live would sign tokens that expire unused (3.6 million for ten minutes).
+TEST_F(LoadTest, PreSigningStopsAtWhatTheTokenLifetimeCanUse) {
+  FakePaymentServer server(Fake(DidDir()));
+  ToolRun run = Tool("--url " + server.url() + " --aud " + server.did() + " --did-dir " + DidDir() +
+                     " --identities 1 --connections 1 --items-per-cart 1 --duration 6s"
+                     " --token-lifetime 10s --json");
+  ASSERT_EQ(run.status, 0) << run.out;
+  json::value out = json::parse(run.out);
+  // 3 x 2000 x (10 - 5) s, and a quarter more for the identity (see --tokens), not 6 s' worth.
+  EXPECT_EQ(out.at("tokens").at("presigned").as_int64(), 30000 * 5 / 4 + 4);
+  EXPECT_EQ(server.auth_failures(), 0);
+}
+
 }  // namespace
 }  // namespace atipay

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -26,6 +27,8 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -56,18 +59,21 @@ Usage:
   --did-dir DIR          write each identity's DID document to DIR (server: --dev-did-dir DIR)
   --identities N         fresh k256 identities, one source cart each (default 32)
   --connections N        client threads, one keep-alive connection each (default 32)
-  --duration D           measure for D (e.g. 10s, 500ms, 2m; default 10s), or
-  --clones N             run exactly N clones
+  --duration D           measure for D (e.g. 10s, 500ms, 2m; default 10s; at most 7 days), or
+  --clones N             run exactly N clones (at most 1,000,000,000)
   --items-per-cart N     items in each source cart (default 2)
-  --wait-cloneable D     wait up to D for the source carts to leave status open (default 30s;
-                         0 skips the wait). Start the server with a short --cart-ttl, or mark
+  --wait-cloneable D     wait up to D for the source carts to leave status open (default 30s,
+                         at most 1 day; 0 skips the wait). Start the server with a short --cart-ttl, or mark
                          the carts paid meanwhile.
   --subject DID          recipient of the source items (default: another load identity)
-  --tokens N             service tokens to pre-sign (default: 3 per clone and one per deep
-                         check for --clones, for every identity if that stays under 20,000;
-                         3 x 2000/s x duration otherwise); more are signed on demand, counted
-  --token-lifetime D     exp - iat of the tokens (default 290s; servers accept <= 300s)
-  --timeout D            per HTTP request (default 30s)
+  --tokens N             service tokens to pre-sign, at most 10,000,000 (default: 3 per clone
+                         and one per deep check for --clones, for every identity if that
+                         stays under 20,000; 3 x 2000/s x duration otherwise; either way no
+                         more than 3 x 2000/s x (token lifetime - 5 s), since a token older
+                         than that is not used); more are signed on demand, counted
+  --token-lifetime D     exp - iat of the tokens, 10s to 1 day (default 290s; servers accept
+                         <= 300s)
+  --timeout D            per HTTP request, at most 1 day (default 30s)
   --verify-every N       deep-check every Nth clone's records (default 16); every clone's
                          output is checked for cartUri and the item count
   --pds URL              #atproto_pds endpoint written into the DID documents (irrelevant)
@@ -75,38 +81,42 @@ Usage:
   --quiet                no progress lines on stderr
 
 Exit status: 0 every clone completed and verified; 1 usage; 2 setup failed (identities,
-source carts, or carts still open after --wait-cloneable); 4 some clones failed.
+source carts, carts still open after --wait-cloneable, or the client threads could not all
+be started); 4 some clones failed.
 )USAGE";
 
 // --- small helpers -----------------------------------------------------------------------------
 
-std::optional<double> ParseDuration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  std::size_t end = 0;
-  double value;
-  try {
-    value = std::stod(text, &end);
-  } catch (const std::exception&) {
+// Seconds from "10", "10s", "500ms", "2m", "1.5h"; at most `max_s`. Plain decimal numbers only
+// (no "inf", "nan", hex or exponent), so every value converts to a clock duration and back.
+std::optional<double> ParseDuration(const std::string& text, double max_s) {
+  const char* const end = text.data() + text.size();
+  double value = 0;
+  auto [unit, ec] = std::from_chars(text.data(), end, value, std::chars_format::fixed);
+  if (text.empty() || ec != std::errc() || !std::isfinite(value) || value < 0) {
     return std::nullopt;
   }
-  std::string unit = text.substr(end);
-  if (value < 0) return std::nullopt;
-  if (unit.empty() || unit == "s") return value;
-  if (unit == "ms") return value / 1000;
-  if (unit == "m") return value * 60;
-  if (unit == "h") return value * 3600;
-  return std::nullopt;
+  const std::string_view suffix(unit, static_cast<std::size_t>(end - unit));
+  if (suffix == "ms") {
+    value /= 1000;
+  } else if (suffix == "m") {
+    value *= 60;
+  } else if (suffix == "h") {
+    value *= 3600;
+  } else if (!suffix.empty() && suffix != "s") {
+    return std::nullopt;
+  }
+  if (value > max_s) return std::nullopt;
+  return value;
 }
 
-std::optional<long long> ParseCount(const std::string& text) {
-  try {
-    std::size_t end = 0;
-    long long v = std::stoll(text, &end);
-    if (end != text.size() || v < 0) return std::nullopt;
-    return v;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+// A whole decimal number in [0, max].
+std::optional<long long> ParseCount(const std::string& text, long long max) {
+  long long v = 0;
+  const char* const end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || ptr != end || v < 0 || v > max) return std::nullopt;
+  return v;
 }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -143,16 +153,23 @@ const json::array* ArrayAt(const json::value& v, std::string_view key) {
   return f != nullptr && f->is_array() ? &f->get_array() : nullptr;
 }
 
-// Runs fn(thread, i) for i in [0, n), on at most `threads` threads numbered from 0.
+// Runs fn(thread, i) for i in [0, n), on at most `threads` threads numbered from 0. When the
+// system refuses a thread, those already started share the work (or this one does it all).
 void ParallelFor(int n, int threads, const std::function<void(int, int)>& fn) {
   std::atomic<int> next{0};
   std::vector<std::thread> pool;
   threads = std::max(1, std::min(threads, n));
+  auto work = [&](int t) {
+    for (int i = next++; i < n; i = next++) fn(t, i);
+  };
   for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (int i = next++; i < n; i = next++) fn(t, i);
-    });
+    try {
+      pool.emplace_back(work, t);
+    } catch (const std::system_error&) {
+      break;
+    }
   }
+  if (pool.empty()) work(0);
   for (auto& thread : pool) thread.join();
 }
 
@@ -203,7 +220,10 @@ class TokenPool {
   std::string Take(std::string_view nsid) {
     if (nsid == kClone) {
       std::size_t i = next_.fetch_add(1, std::memory_order_relaxed);
-      if (i < tokens_.size() && tokens_[i].exp - devid::UnixNow() > 5) return tokens_[i].token;
+      if (i < tokens_.size()) {
+        if (tokens_[i].exp - devid::UnixNow() > 5) return tokens_[i].token;
+        expired_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
     signed_on_demand_.fetch_add(1, std::memory_order_relaxed);
     devid::TokenOptions options;
@@ -213,6 +233,9 @@ class TokenPool {
 
   std::size_t presigned() const { return tokens_.size(); }
   std::int64_t signed_on_demand() const { return signed_on_demand_; }
+  // Of those, the ones signed because the pre-signed token was too old, not because none was
+  // left: more tokens would not have helped.
+  std::int64_t expired() const { return expired_; }
 
  private:
   struct Token {
@@ -225,6 +248,7 @@ class TokenPool {
   std::vector<Token> tokens_;
   std::atomic<std::size_t> next_{0};
   std::atomic<std::int64_t> signed_on_demand_{0};
+  std::atomic<std::int64_t> expired_{0};
 };
 
 // --- per-call timing ---------------------------------------------------------------------------
@@ -601,10 +625,17 @@ int Run(const Config& config) {
   t0 = Clock::now();
   const long long deep_checks =
       config.clones && config.verify_every > 0 ? *config.clones / config.verify_every + 1 : 0;
+  // A pre-signed token is used until 5 s before it expires (TokenPool::Take): at the assumed
+  // 2,000 clones/s, more than that would only expire unused, after costing memory and signing
+  // time (a 10-minute run would otherwise sign 3.6 million tokens before it starts).
+  const long long usable_tokens =
+      static_cast<long long>(3 * 2000 * std::max(1.0, config.token_lifetime_s - 5));
   long long total_tokens =
-      config.tokens ? *config.tokens
-                    : (config.clones ? 3 * *config.clones + deep_checks + 2LL * config.connections
-                                     : static_cast<long long>(3 * 2000 * config.duration_s));
+      config.tokens
+          ? *config.tokens
+          : std::min(usable_tokens,
+                     config.clones ? 3 * *config.clones + deep_checks + 2LL * config.connections
+                                   : static_cast<long long>(3 * 2000 * config.duration_s));
   // Threads share the clones of a --clones run as they go, so one identity may do far more than
   // its share: when it is cheap, each identity gets enough for the whole run.
   const bool whole_run_each =
@@ -640,10 +671,22 @@ int Run(const Config& config) {
   std::vector<std::thread> threads;
   Clock::time_point deadline;  // set before `go`; read by the threads after it
   for (int t = 0; t < config.connections; ++t) {
-    threads.emplace_back([&, t] {
-      RunThread(config, sources[static_cast<std::size_t>(t % config.identities)], deep_counter,
-                clones_left, deadline, ready, go, results[static_cast<std::size_t>(t)]);
-    });
+    try {
+      threads.emplace_back([&, t] {
+        RunThread(config, sources[static_cast<std::size_t>(t % config.identities)], deep_counter,
+                  clones_left, deadline, ready, go, results[static_cast<std::size_t>(t)]);
+      });
+    } catch (const std::system_error& e) {
+      // Fewer connections than asked would measure something else: let those started return
+      // at once (no clones left, a deadline already past), and give up.
+      clones_left = 0;
+      deadline = Clock::now();
+      go.store(true, std::memory_order_release);
+      for (auto& thread : threads) thread.join();
+      std::cerr << "atipay-load: cannot start " << config.connections << " client threads ("
+                << threads.size() << " started): " << e.what() << "\n";
+      return 2;
+    }
   }
   while (ready.load() < config.connections)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -678,8 +721,11 @@ int Run(const Config& config) {
     all.calls += r.calls;
     if (all.first_bad.empty()) all.first_bad = r.first_bad;
   }
-  std::int64_t on_demand = 0;
-  for (const auto& s : sources) on_demand += s.tokens->signed_on_demand();
+  std::int64_t on_demand = 0, expired = 0;
+  for (const auto& s : sources) {
+    on_demand += s.tokens->signed_on_demand();
+    expired += s.tokens->expired();
+  }
   Stats calls = Summarize(all.call_ns);
   Stats clones = Summarize(all.clone_ns);
   const std::int64_t failed = all.attempted - all.complete;
@@ -712,7 +758,9 @@ int Run(const Config& config) {
         {"calls_per_complete_clone", std::move(rounds)},
         {"call_latency", StatsJson(calls)},
         {"clone_latency", StatsJson(clones)},
-        {"tokens", json::object{{"presigned", presigned}, {"signed_in_window", on_demand}}},
+        {"tokens", json::object{{"presigned", presigned},
+                                {"signed_in_window", on_demand},
+                                {"expired_in_window", expired}}},
         {"client_cpu",
          json::object{{"seconds", cpu},
                       {"cores", cores_used},
@@ -750,8 +798,13 @@ int Run(const Config& config) {
       << Fixed(all.attempted > 0 ? cpu * 1e6 / static_cast<double>(all.attempted) : 0, 1)
       << " us per clone"
       << (saturated ? "  WARNING: the load tool is CPU-bound; give it more cores" : "") << "\n";
-    o << "  tokens: " << presigned << " pre-signed, " << on_demand << " signed in the window"
-      << (on_demand > 0 ? " (raise --tokens)" : "") << "\n";
+    o << "  tokens: " << presigned << " pre-signed, " << on_demand << " signed in the window";
+    if (expired > 0) {
+      o << " (" << expired
+        << " for expired ones: signing and running took longer than --token-lifetime)";
+    }
+    if (on_demand > expired) o << " (" << on_demand - expired << " past the last: raise --tokens)";
+    o << "\n";
     if (!all.failures.empty()) {
       o << "  failures:\n";
       for (const auto& [k, v] : all.failures)
@@ -810,17 +863,18 @@ int main(int argc, char** argv) {
       return usage("--" + name + " needs a value");
     }
     auto count = [&](int& out, int min) -> bool {
-      auto v = ParseCount(value);
-      if (!v || *v < min || *v > 100000) return false;
+      auto v = ParseCount(value, 100000);
+      if (!v || *v < min) return false;
       out = static_cast<int>(*v);
       return true;
     };
-    auto duration = [&](double& out) -> bool {
-      auto v = ParseDuration(value);
+    auto duration = [&](double& out, double max_s) -> bool {
+      auto v = ParseDuration(value, max_s);
       if (!v) return false;
       out = *v;
       return true;
     };
+    constexpr double kDay = 24 * 3600;
     bool ok = true;
     if (name == "url")
       config.url = value;
@@ -843,17 +897,17 @@ int main(int argc, char** argv) {
     else if (name == "verify-every")
       ok = count(config.verify_every, 0);
     else if (name == "duration")
-      ok = duration(config.duration_s) && config.duration_s > 0;
+      ok = duration(config.duration_s, 7 * kDay) && config.duration_s > 0;
     else if (name == "wait-cloneable")
-      ok = duration(config.wait_s);
+      ok = duration(config.wait_s, kDay);
     else if (name == "timeout")
-      ok = duration(config.timeout_s) && config.timeout_s > 0;
+      ok = duration(config.timeout_s, kDay) && config.timeout_s >= 0.001;
     else if (name == "token-lifetime")
-      ok = duration(config.token_lifetime_s) && config.token_lifetime_s >= 10;
+      ok = duration(config.token_lifetime_s, kDay) && config.token_lifetime_s >= 10;
     else if (name == "clones")
-      ok = (config.clones = ParseCount(value)).has_value() && *config.clones > 0;
+      ok = (config.clones = ParseCount(value, 1000000000)).has_value() && *config.clones > 0;
     else if (name == "tokens")
-      ok = (config.tokens = ParseCount(value)).has_value();
+      ok = (config.tokens = ParseCount(value, 10000000)).has_value();
     else
       return usage("unknown option --" + name);
     if (!ok) return usage("bad value for --" + name + ": " + value);
