@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,8 @@
 #include "lex/params.h"
 #include "lex/tid.h"
 #include "payments/audit.h"
-#include "payments/reconcile.h"
 #include "payments/provider.h"
+#include "payments/reconcile.h"
 #include "payments/records.h"
 #include "store/store.h"
 
@@ -90,6 +91,15 @@ int Usage(const char* message) {
   return 2;
 }
 
+// Stored JSON as a value; text that does not parse (a damaged row, which `check` reports) is
+// shown as the string it is, rather than ending the command.
+boost::json::value StoredJson(const std::string& text) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec) return boost::json::string(text);
+  return v;
+}
+
 boost::json::object RowJson(const atipay::store::RecordRow& r, std::int64_t now) {
   using atipay::payments::FormatDatetime;
   boost::json::object o;
@@ -97,8 +107,8 @@ boost::json::object RowJson(const atipay::store::RecordRow& r, std::int64_t now)
   o["cid"] = r.cid;
   o["status"] = atipay::payments::EffectiveStatus(r, now);
   o["storedStatus"] = r.status;
-  o["record"] = boost::json::parse(r.record_json);
-  if (!r.private_json.empty()) o["private"] = boost::json::parse(r.private_json);
+  o["record"] = StoredJson(r.record_json);
+  if (!r.private_json.empty()) o["private"] = StoredJson(r.private_json);
   if (!r.cart_uri.empty()) o["cartUri"] = r.cart_uri;
   if (!r.subject.empty()) o["subject"] = r.subject;
   o["amount"] = r.amount;
@@ -117,9 +127,16 @@ atipay::payments::RepoLister PdsLister(const atipay::identity::HttpClient& http,
                                        const std::string& pds, const std::string& did) {
   using Listed = std::variant<std::vector<atipay::payments::RepoRecord>, std::string>;
   return [&http, pds, did](std::string_view collection) -> Listed {
+    constexpr int kMaxPages = 100000;
     std::vector<atipay::payments::RepoRecord> records;
     std::string cursor;
-    for (int pages = 0; pages < 100000; ++pages) {
+    // A cursor seen before would list the same pages again, forever: the comparison would
+    // then be made on a list that is not the repo's.
+    std::set<std::string> cursors;
+    for (int pages = 0;; ++pages) {
+      if (pages == kMaxPages) {
+        return "more than " + std::to_string(kMaxPages) + " pages of " + std::string(collection);
+      }
       std::string url = pds;
       while (!url.empty() && url.back() == '/') url.pop_back();
       url += "/xrpc/com.atproto.repo.listRecords?limit=100&repo=";
@@ -156,6 +173,7 @@ atipay::payments::RepoLister PdsLister(const atipay::identity::HttpClient& http,
       const auto* next = page->if_contains("cursor");
       if (list->empty() || !next || !next->is_string() || next->get_string().empty()) break;
       cursor = std::string(next->get_string());
+      if (!cursors.insert(cursor).second) return url + ": the PDS answered a cursor it gave before";
     }
     return records;
   };
@@ -312,6 +330,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (rest[0] == "sweep") {
+    if (rest.size() != 1) return Usage("sweep takes no arguments");
     // What the server's sweeper does, in the same bounded transactions.
     atipay::store::SweepResult swept = atipay::store::Sweep(*store, now);
     if (!swept.status.ok()) {
