@@ -5,8 +5,10 @@
 //   lexgen validate --lexicons DIR [--lexicons DIR...] --schema NSID[#def] [--part P] FILE...
 //
 // Exit status: 0 success (all valid), 1 some data invalid, 2 usage or lexicon problems.
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "cpp/generator.h"
+#include "cpp/names.h"
 #include "schema/loader.h"
 #include "schema/validator.h"
 
@@ -51,6 +54,19 @@ int Usage(const std::string& problem) {
   return kUsage;
 }
 
+// NS for --namespace: identifiers joined by "::", none of them a keyword, a common macro, std
+// or boost (the names NamespaceSegment would change), so that the output compiles.
+bool IsNamespaceName(const std::string& ns) {
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = ns.find("::", start);
+    const std::string segment = ns.substr(start, end == std::string::npos ? end : end - start);
+    if (segment.empty() || atipay::codegen::NamespaceSegment(segment) != segment) return false;
+    if (end == std::string::npos) return true;
+    start = end + 2;
+  }
+}
+
 atipay::lex::Result<Catalog> LoadCatalog(const std::vector<std::string>& inputs) {
   auto docs = atipay::lexicon::LoadInputs(inputs);
   if (!docs) return docs.error();
@@ -69,6 +85,12 @@ int Generate(const std::vector<std::string>& args) {
       out = args[++i];
     } else if (args[i] == "--namespace" && i + 1 < args.size()) {
       options.root_namespace = args[++i];
+      if (!IsNamespaceName(options.root_namespace)) {
+        return Usage("--namespace wants a C++ namespace name (a::b), not '" +
+                     options.root_namespace + "'");
+      }
+    } else if (args[i] == "--out" || args[i] == "--namespace") {
+      return Usage(args[i] + " needs a value");
     } else if (args[i].starts_with("--")) {
       return Usage("unknown option " + args[i]);
     } else {
@@ -168,8 +190,9 @@ int Validate(const std::vector<std::string>& args) {
     if (file == "-") {
       text.assign(std::istreambuf_iterator<char>(std::cin), {});
     } else {
+      std::error_code dir_ec;
       std::ifstream in(file, std::ios::binary);
-      if (!in) {
+      if (!in || std::filesystem::is_directory(file, dir_ec)) {
         std::cerr << file << ": cannot be read\n";
         return kUsage;
       }
@@ -204,7 +227,8 @@ int main(int argc, char** argv) {
   if (args.empty()) return Usage("");
   const std::string command = args.front();
   args.erase(args.begin());
-  if (command == "--help" || command == "-h" || command == "help") {
+  if (command == "--help" || command == "-h" || command == "help" ||
+      std::find(args.begin(), args.end(), "--help") != args.end()) {
     std::cout << kUsageText;
     return kOk;
   }

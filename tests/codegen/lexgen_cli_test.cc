@@ -168,6 +168,44 @@ TEST(LexgenCli, UsageAndLexiconProblemsExitTwo) {
   EXPECT_NE(help.output.find("lexgen generate --out DIR"), std::string::npos);
 }
 
+// --namespace becomes the outermost namespace of every file: one that is not a C++ namespace
+// name ("foo bar", a keyword, empty) produced code that cannot compile, with exit 0.
+TEST(LexgenCli, NamespaceMustBeACppNamespaceName) {
+  TempDir out;
+  for (const char* bad : {"'foo bar'", "class", "''", "a::", "::a", "a:::b", "1st", "std", "a-b"}) {
+    SCOPED_TRACE(bad);
+    LexgenRun run =
+        Lexgen("generate --out " + out.path().string() + " --namespace " + bad + " " + kLexicons);
+    EXPECT_EQ(run.status, 2) << run.output;
+    EXPECT_NE(run.output.find("--namespace"), std::string::npos) << run.output;
+  }
+  EXPECT_TRUE(fs::is_empty(out.path()));
+  LexgenRun nested =
+      Lexgen("generate --out " + out.path().string() + " --namespace my_app::lex2 " + kLexicons);
+  ASSERT_EQ(nested.status, 0) << nested.output;
+  std::ifstream header(out.path() / "com/atiproto/cart.h");
+  std::stringstream text;
+  text << header.rdbuf();
+  EXPECT_NE(text.str().find("namespace my_app::lex2::com::atiproto::cart {"), std::string::npos);
+}
+
+TEST(LexgenCli, SubcommandHelpAndMissingValues) {
+  for (const char* command : {"generate --help", "check --help", "validate --help"}) {
+    LexgenRun help = Lexgen(command);
+    EXPECT_EQ(help.status, 0) << command;
+    EXPECT_NE(help.output.find("lexgen generate --out DIR"), std::string::npos) << command;
+  }
+  LexgenRun no_value = Lexgen("generate " + kLexicons + " --out");
+  EXPECT_EQ(no_value.status, 2);
+  EXPECT_NE(no_value.output.find("--out needs a value"), std::string::npos) << no_value.output;
+  // A directory given as a FILE to validate cannot be read (2), rather than "not valid JSON" (1).
+  TempDir in;
+  LexgenRun dir = Lexgen("validate --lexicons " + kLexicons + " --schema com.atiproto.cart " +
+                         in.path().string());
+  EXPECT_EQ(dir.status, 2) << dir.output;
+  EXPECT_NE(dir.output.find("cannot be read"), std::string::npos) << dir.output;
+}
+
 TEST(LexgenCli, HostileJsonNeverCrashesOrHangs) {
   TempDir in;
   const std::string base = "validate --lexicons " + kLexicons + " --schema com.atiproto.cart ";
