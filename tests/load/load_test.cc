@@ -411,6 +411,24 @@ TEST_F(LoadTest, OutOfRangeValuesAreUsageErrors) {
   EXPECT_TRUE(std::filesystem::is_empty(DidDir()));  // refused before any identity was made
 }
 
+// A system that refuses threads (here every one: a stack limit past the address space leaves no
+// room to map a thread's stack). Setup runs on the calling thread instead; the clients cannot,
+// so the run ends with exit 2 and a message, where it used to end in std::terminate (134).
+TEST_F(LoadTest, RefusedThreadsEndTheRunWithExitTwo) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer refuses to start under a stack limit past the address space";
+#endif
+  FakePaymentServer server(Fake(DidDir()));
+  ToolRun run = test_support::RunTool(
+      std::string("ulimit -s 200000000000 && ") + ATIPAY_LOAD,
+      "--url " + server.url() + " --aud " + server.did() + " --did-dir " + DidDir() +
+          " --identities 2 --connections 2 --clones 4 --items-per-cart 1 --wait-cloneable 0");
+  EXPECT_EQ(run.status, 2) << run.out;
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(DidDir()), {}), 2);  // set up
+  EXPECT_EQ(server.clones_done(), 0);
+}
+
 // A pre-signed token is used until 5 s before it expires, so by default no more are signed than
 // 3 calls x 2,000 clones/s can use in that time: 3 x 2000/s x duration for a run longer than
 // the tokens live would sign tokens that expire unused (3.6 million for ten minutes).
