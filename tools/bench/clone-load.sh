@@ -51,10 +51,14 @@ taskset -c $server_cpu "$server" --listen "127.0.0.1:$port" --service-did "$did"
   --rate-limit-caller off ${SERVER_FLAGS:-} \
   > "$work/server.log" 2>&1 &
 server_pid=$!
+up=
 for _ in $(seq 100); do
-  curl -fs "127.0.0.1:$port/xrpc/_health" > /dev/null 2>&1 && break
+  curl -fs "127.0.0.1:$port/xrpc/_health" > /dev/null 2>&1 && { up=1; break; }
+  kill -0 "$server_pid" 2> /dev/null || break
   sleep 0.1
 done
+# Its log goes with $work at exit: show why it did not come up.
+[ -n "$up" ] || { echo "atipay-server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
 echo "atipay-server on core $server_cpu (synchronous=$synchronous, output validation $validate);" \
      "atipay-load on core $load_cpu, $connections connections, $identities identities, $duration"
 # Source carts expire after 5 s (--cart-ttl 5); atipay-load waits for that before measuring.

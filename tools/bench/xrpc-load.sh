@@ -41,6 +41,8 @@ fi
 
 pid=
 log=$(mktemp)
+# atipay-server's database: its own, never an atipay.db in the caller's directory.
+db_dir=$(mktemp -d)
 stop_server() {
   if [ -n "$pid" ]; then
     kill "$pid" 2> /dev/null || true
@@ -48,7 +50,7 @@ stop_server() {
     pid=
   fi
 }
-trap 'stop_server; rm -f "$log" "$log.lua"' EXIT
+trap 'stop_server; rm -f "$log" "$log.lua"; rm -rf "$db_dir"' EXIT
 
 # start_server BIN EXTRA_FLAGS...: starts on a free port, sets $port and $pid.
 start_server() {
@@ -144,7 +146,7 @@ PY
 echo "  (RSS before opening them: $(( before / 1024 )) MB)"
 stop_server
 
-start_server "$atipay_server"
+start_server "$atipay_server" --db "$db_dir/atipay.db"
 base=http://127.0.0.1:$port
 wrk -t1 -c"$connections" -d1s "$base/xrpc/_health" > /dev/null
 run_wrk "GET  /xrpc/_health (atipay-server)" "$base/xrpc/_health"
