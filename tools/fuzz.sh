@@ -33,12 +33,16 @@ if [[ $# -gt 0 && "$1" != "--" ]]; then
   shift
 fi
 [[ "${1:-}" == "--" ]] && shift
+# libFuzzer reads a bad -max_total_time as 0, which means no limit.
+[[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: SECONDS is a whole number of seconds, not $seconds" >&2; exit 2; }
 [[ -d "$corpus_src/$target" ]] || { echo "fuzz.sh: no target $target (--list)" >&2; exit 2; }
 
 bash "$root/tools/setup-deps.sh"
 if ! command -v clang++ >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null |
     grep -q 'install ok installed'; then
+  [[ $(id -u) -eq 0 ]] || { echo "fuzz.sh: clang and libclang-rt-14-dev are missing; run as root (or install them)" >&2; exit 1; }
   echo "fuzz.sh: installing clang and its sanitizer runtime"
+  apt-get update -qq
   apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
 fi
 if [[ ! -f "$build/build.ninja" ]]; then

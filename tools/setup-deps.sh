@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm                               # interop tests with the official TypeScript client
   wrk                                      # HTTP load for the server benchmarks
+  curl python3                             # tests and benchmark scripts that start servers
 )
 
 missing=()
