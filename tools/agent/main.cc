@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -20,6 +20,7 @@
 #include "agent/agent.h"
 #include "devid/devid.h"
 #include "lex/formats.h"
+#include "lex/params.h"
 
 namespace {
 
@@ -202,18 +203,15 @@ std::optional<Args> Parse(int argc, char** argv, std::string* error) {
   return args;
 }
 
-constexpr long long kMaxRounds = 1000;
-constexpr long long kMaxTimeoutMs = 24LL * 3600 * 1000;  // a day
+constexpr std::int64_t kMaxRounds = 1000;
+constexpr std::int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;  // a day
 
 // The whole of `text` as a decimal integer in [min, max]; nullopt otherwise ("3x", "1e3",
 // " 5", overflow).
-std::optional<long long> WholeNumber(const std::string& text, long long min, long long max) {
-  long long value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end || value < min || value > max) {
-    return std::nullopt;
-  }
+std::optional<std::int64_t> WholeNumber(const std::string& text, std::int64_t min,
+                                        std::int64_t max) {
+  std::optional<std::int64_t> value = atipay::lex::DecodeIntegerParam(text);
+  if (!value || *value < min || *value > max) return std::nullopt;
   return value;
 }
 

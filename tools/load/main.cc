@@ -35,6 +35,7 @@
 #include "agent/agent.h"
 #include "devid/devid.h"
 #include "lex/formats.h"
+#include "lex/params.h"
 
 namespace {
 
@@ -63,8 +64,8 @@ Usage:
   --clones N             run exactly N clones (at most 1,000,000,000)
   --items-per-cart N     items in each source cart (default 2)
   --wait-cloneable D     wait up to D for the source carts to leave status open (default 30s,
-                         at most 1 day; 0 skips the wait). Start the server with a short --cart-ttl, or mark
-                         the carts paid meanwhile.
+                         at most 1 day; 0 skips the wait). Start the server with a short
+                         --cart-ttl, or mark the carts paid meanwhile.
   --subject DID          recipient of the source items (default: another load identity)
   --tokens N             service tokens to pre-sign, at most 10,000,000 (default: 3 per clone
                          and one per deep check for --clones, for every identity if that
@@ -112,11 +113,9 @@ std::optional<double> ParseDuration(const std::string& text, double max_s) {
 
 // A whole decimal number in [0, max].
 std::optional<long long> ParseCount(const std::string& text, long long max) {
-  long long v = 0;
-  const char* const end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, v);
-  if (text.empty() || ec != std::errc() || ptr != end || v < 0 || v > max) return std::nullopt;
-  return v;
+  std::optional<std::int64_t> v = atipay::lex::DecodeIntegerParam(text);
+  if (!v || *v < 0 || *v > max) return std::nullopt;
+  return *v;
 }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
@@ -19,6 +18,7 @@
 #include "auth/keys.h"
 #include "devid/devid.h"
 #include "lex/formats.h"
+#include "lex/params.h"
 
 namespace {
 
@@ -166,13 +166,12 @@ int Mint(std::map<std::string, std::string> flags) {
   if (flags.contains("exp-seconds")) {
     // Bounded, so that iat + lifetime cannot overflow into a negative exp.
     constexpr std::int64_t kMaxLifetime = 365LL * 24 * 3600;
-    const std::string& text = flags["exp-seconds"];
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), options.lifetime_s);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
-        options.lifetime_s <= 0 || options.lifetime_s > kMaxLifetime) {
+    std::optional<std::int64_t> lifetime = atipay::lex::DecodeIntegerParam(flags["exp-seconds"]);
+    if (!lifetime || *lifetime <= 0 || *lifetime > kMaxLifetime) {
       return Fail("--exp-seconds is a whole number of seconds from 1 to " +
                   std::to_string(kMaxLifetime) + " (a year)");
     }
+    options.lifetime_s = *lifetime;
   }
   options.jti = flags["jti"];
   std::string token = atipay::devid::MintToken(*identity, flags["aud"], flags["lxm"], options);
