@@ -210,6 +210,22 @@ TEST_F(CliTest, NumericOptionsAreCheckedWhole) {
   EXPECT_EQ(ok.status, 0) << ok.err;
 }
 
+// A URL the HTTP client cannot use is a usage error (1), not an XRPC error (2) of no server.
+TEST_F(CliTest, BadUrlsAreUsageErrors) {
+  EXPECT_EQ(Tool("direct --url notaurl --key-file " + key_file_ +
+                 " --aud did:web:pay.example call a.b.c --input '{}'")
+                .status,
+            1);
+  EXPECT_EQ(Tool("direct --url ftp://127.0.0.1:1 --key-file " + key_file_ +
+                 " --aud did:web:pay.example call a.b.c --input '{}'")
+                .status,
+            1);
+  EXPECT_EQ(Tool("--pds notaurl --identifier alice.test --password pw --service "
+                 "did:web:pay.example#payments call a.b.c --input '{}'")
+                .status,
+            1);
+}
+
 // A #raise without a code prints "raised: <message>", as RunResult::Describe, not "raised: : ".
 TEST_F(CliTest, RaiseWithoutCode) {
   TestServer server([](const HttpRequest&) {

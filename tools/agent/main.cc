@@ -19,6 +19,7 @@
 
 #include "agent/agent.h"
 #include "devid/devid.h"
+#include "identity/http_client.h"
 #include "lex/formats.h"
 #include "lex/params.h"
 
@@ -296,6 +297,9 @@ int main(int argc, char** argv) {
     for (const char* needed : {"url", "key-file", "aud"}) {
       if (flags[needed].empty()) return Usage(std::string("direct needs --") + needed);
     }
+    if (!atipay::identity::Url::Parse(flags["url"])) {
+      return Usage("--url is not an http(s) URL: " + flags["url"]);
+    }
     auto read = atipay::devid::ReadKeyFile(flags["key-file"]);
     if (!read) return Usage(read.error().message);
     if (read->did.empty()) return Usage("no did in " + flags["key-file"]);
@@ -326,6 +330,9 @@ int main(int argc, char** argv) {
         return Usage(std::string("missing --") + needed +
                      (std::string_view(needed) == "password" ? " (or --password-file)" : ""));
       }
+    }
+    if (!atipay::identity::Url::Parse(flags["pds"])) {
+      return Usage("--pds is not an http(s) URL: " + flags["pds"]);
     }
     if (flags["service"].find('#') == std::string::npos) {
       return Usage("--service is <service DID>#<service id>, e.g. did:web:pay.example#payments");
