@@ -42,13 +42,14 @@ inline constexpr char kScanRecords[] =
 
 inline constexpr char kDeleteRecord[] = "DELETE FROM records WHERE uri = :uri";
 
-// expires_at_us = 0 means the cart has no expiry, so it never expires.
+// expires_at_us = 0 means the cart has no expiry, so it never expires. The row's updated_at_us
+// is the sweep's time, as for every other change of status.
 // The literals match the partial index records_open_carts_by_expiry (schema version 2); seq is
 // the rowid. At most :limit rows, so that a backlog is swept in bounded transactions.
 inline constexpr char kExpireOpenCarts[] =
-    "UPDATE records SET status = :expired WHERE seq IN (SELECT seq FROM records "
-    "WHERE collection = 'com.atiproto.cart' AND status = 'open' AND expires_at_us > 0 "
-    "AND expires_at_us <= :now ORDER BY expires_at_us LIMIT :limit)";
+    "UPDATE records SET status = :expired, updated_at_us = :now WHERE seq IN ("
+    "SELECT seq FROM records WHERE collection = 'com.atiproto.cart' AND status = 'open' "
+    "AND expires_at_us > 0 AND expires_at_us <= :now ORDER BY expires_at_us LIMIT :limit)";
 
 inline constexpr char kGetWorkflow[] =
     "SELECT " ATIPAY_STORE_WORKFLOW_COLUMNS " FROM workflows WHERE id = :id";

@@ -533,10 +533,13 @@ TEST_F(StoreTest, ExpireOpenCartsTouchesOnlyOpenCartsPastExpiry) {
   EXPECT_EQ(store->GetRecord(no_expiry.uri)->status, "open");
   EXPECT_EQ(store->GetRecord(paid.uri)->status, "paid");
   EXPECT_EQ(store->GetRecord(item.uri)->status, "open");
-  // Only the status changes.
+  // The status changes, and with it the time the row last changed; nothing else does.
   RecordRow want = past;
   want.status = "expired";
+  want.updated_at_us = now;
   ExpectSameRecord(*store->GetRecord(past.uri), want);
+  EXPECT_EQ(store->GetRecord(future.uri)->updated_at_us, future.updated_at_us);
+  EXPECT_EQ(store->GetRecord(paid.uri)->updated_at_us, paid.updated_at_us);
 
   EXPECT_EQ(ExpireOpenCarts(*store, now), 0) << "nothing left to expire";
 }
