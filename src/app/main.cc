@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
                           std::string error;
                           std::shared_ptr<app::Services> services =
                               app::StartServices(router, config, &error);
-                          if (!services) return config.db + ": " + error;
+                          if (!services) return error;  // it names the database
                           *keep = std::move(services);
                           return std::nullopt;
                         });

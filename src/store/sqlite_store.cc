@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <filesystem>
 #include <future>
 #include <iterator>
 #include <limits>
@@ -793,6 +794,37 @@ Status CheckOptions(const StoreOptions& options, std::string* synchronous) {
   return Status::Ok();
 }
 
+// Proves that the writer can commit: a write-protected file (which SQLite opens read-only
+// rather than refuse), or a -wal or -shm this process may not write, would otherwise let the
+// store open and then fail every write. Setting user_version to its own value (read inside the
+// transaction: another process may be migrating) writes the header page, through the WAL or the
+// rollback journal of a file not yet in WAL mode, and changes nothing: one small commit, at open.
+Status CheckWritable(Connection& connection) {
+  Status status;
+  if (sqlite3_db_readonly(connection.db(), "main") == 1) {
+    status = Status::Error(Code::kInternal, "the file is write-protected");
+  } else {
+    status = connection.ExecScript("BEGIN IMMEDIATE");
+    std::int64_t version = 0;
+    if (status.ok()) {
+      Query query(connection, "PRAGMA user_version");
+      if (query.Step()) version = query.Int(0);
+      status = query.status();
+    }
+    if (status.ok()) {
+      status = connection.ExecScript(
+          ("PRAGMA user_version = " + std::to_string(version) + "; COMMIT").c_str());
+    }
+    const int code = sqlite3_errcode(connection.db()) & 0xff;
+    if (!status.ok()) connection.ExecScript("ROLLBACK");
+    // Anything else (not a database, busy) is reported as it is.
+    if (status.ok() || (code != SQLITE_READONLY && code != SQLITE_PERM)) return status;
+  }
+  status.message = "cannot write the database: " + status.message +
+                   " (the file, its -wal and -shm files and their directory must be writable)";
+  return status;
+}
+
 // Per-connection settings of the writer, then the schema.
 Status PrepareDatabase(Connection& connection, const std::string& synchronous, bool migrate) {
   // WAL is a property of the file; asking again on an existing WAL database changes nothing.
@@ -841,7 +873,18 @@ std::unique_ptr<Store> SqliteStore::Open(const StoreOptions& options, std::strin
           Connection::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                            options.busy_timeout_ms, &status,
                            store->wal_vfs_ ? store->wal_vfs_->name() : nullptr);
+      // SQLite's "unable to open database file" does not say why; the likeliest is a typo.
+      std::filesystem::path dir = std::filesystem::path(options.path).parent_path();
+      std::error_code ec;
+      if (!status.ok() && !dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+        status.message += " (no directory " + dir.string() + ")";
+      }
     }
+  }
+  // Before anything else writes (switching to WAL does), so that a read-only database is told
+  // apart from other failures.
+  if (status.ok() && options.require_writable) {
+    status = CheckWritable(*store->writer_connection_);
   }
   if (status.ok()) {
     status = PrepareDatabase(*store->writer_connection_, synchronous, options.migrate);
@@ -867,7 +910,7 @@ std::unique_ptr<Store> OpenSqliteStore(const StoreOptions& options, std::string*
   try {
     return SqliteStore::Open(options, error);
   } catch (const std::exception& e) {
-    if (error != nullptr) *error = std::string("open store: ") + e.what();
+    if (error != nullptr) *error = "sqlite store " + options.path + ": " + e.what();
     return nullptr;
   }
 }

@@ -178,6 +178,11 @@ struct StoreOptions {
   // Off: a database at an older schema version is refused rather than migrated. For tools
   // beside a running server, which an upgrade under it would break: the server migrates.
   bool migrate = true;
+  // On: a database this process cannot write is refused at open. SQLite would open it and read
+  // it (a write-protected file is opened read-only; an existing -wal or -shm it may not write
+  // still lets it read), and then every write would fail. Off for tools that only read, and may
+  // be pointed at a read-only copy.
+  bool require_writable = true;
 };
 
 class Store {

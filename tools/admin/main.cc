@@ -270,6 +270,9 @@ int main(int argc, char** argv) {
   options.read_connections = 1;
   // The server that runs on it upgrades it; an upgrade under an older server would break it.
   options.migrate = false;
+  // check, show and reconcile only read, and may be pointed at a read-only copy; a write that
+  // fails is reported by the command that writes (exit 2).
+  options.require_writable = false;
   std::string error;
   auto store = atipay::store::OpenSqliteStore(options, &error);
   if (!store) {

@@ -1,0 +1,248 @@
+// atipay-server as an operator runs it: a real process, its exit status and what it says on
+// standard error when it refuses to start, and how it stops on signals.
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "devid/devid.h"
+#include "store/store.h"
+#include "support/temp_dir.h"
+
+namespace atipay {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+constexpr char kServiceDid[] = "did:web:atipay.test";
+
+// One atipay-server process, its standard error read through a pipe.
+class ServerProcess {
+ public:
+  // `unprivileged`: without the capabilities that let root write any file, so that file modes
+  // bind the server as they bind any other user (a no-op when the tests do not run as root).
+  ServerProcess(std::vector<std::string> args, bool unprivileged = false) {
+    args.insert(args.begin(), ATIPAY_SERVER_BIN);
+    args.push_back("--access-log=off");
+    int pipe_fds[2];
+    EXPECT_EQ(::pipe(pipe_fds), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      if (unprivileged) {
+        ::prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0);
+        ::prctl(PR_CAPBSET_DROP, CAP_DAC_READ_SEARCH, 0, 0, 0);
+      }
+      ::dup2(pipe_fds[1], 2);
+      int devnull = ::open("/dev/null", O_WRONLY);
+      ::dup2(devnull, 1);
+      ::close(pipe_fds[0]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(pipe_fds[1]);
+    err_fd_ = pipe_fds[0];
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (err_fd_ >= 0) ::close(err_fd_);
+  }
+
+  // Reads standard error until `text` shows up (true), or it ends or time runs out (false).
+  bool WaitFor(std::string_view text, std::chrono::milliseconds timeout = 20s) {
+    const auto deadline = Clock::now() + timeout;
+    while (err_.find(text) == std::string::npos) {
+      if (!ReadSome(deadline)) return false;
+    }
+    return true;
+  }
+
+  // The port from the "listening on HOST:PORT" line; 0 before it.
+  std::uint16_t port() const {
+    const std::string marker = "listening on 127.0.0.1:";
+    const std::size_t at = err_.find(marker);
+    return at == std::string::npos
+               ? 0
+               : static_cast<std::uint16_t>(std::stoi(err_.substr(at + marker.size())));
+  }
+
+  void Signal(int signal) { ::kill(pid_, signal); }
+
+  // The exit status, or -1 when it was ended by a signal or is still running after `timeout`
+  // (then it is killed).
+  int Wait(std::chrono::milliseconds timeout = 20s) {
+    const auto deadline = Clock::now() + timeout;
+    int status = 0;
+    while (true) {
+      pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) break;
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return -1;
+      }
+      ReadSome(Clock::now() + 20ms);
+    }
+    pid_ = -1;
+    while (ReadSome(Clock::now() + 100ms)) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  const std::string& err() const { return err_; }
+
+ private:
+  bool ReadSome(Clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd p{err_fd_, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buffer[4096];
+    ssize_t n = ::read(err_fd_, buffer, sizeof buffer);
+    if (n <= 0) return false;
+    err_.append(buffer, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int err_fd_ = -1;
+  std::string err_;
+};
+
+// Runs the server to its end: the exit status, or -1 if it started (then it is stopped).
+struct Outcome {
+  int status = -1;
+  bool started = false;
+  std::string err;
+};
+Outcome RunToEnd(std::vector<std::string> args, bool unprivileged = false) {
+  ServerProcess server(std::move(args), unprivileged);
+  Outcome outcome;
+  outcome.started = server.WaitFor("listening on");
+  if (outcome.started) server.Signal(SIGTERM);
+  outcome.status = server.Wait();
+  outcome.err = server.err();
+  return outcome;
+}
+
+std::string MakeDatabase(const test_support::TempDir& dir) {
+  store::StoreOptions options;
+  options.path = dir.File("atipay.db");
+  std::string error;
+  auto store = store::OpenSqliteStore(options, &error);
+  EXPECT_TRUE(store) << error;
+  store->Close();
+  return options.path;
+}
+
+// A process that wrote to the database and died: its -wal and -shm stay behind.
+void LeaveWalBehind(const std::string& db) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    sqlite3* handle = nullptr;
+    int rc = sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READWRITE, nullptr);
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_exec(handle,
+                        "BEGIN IMMEDIATE; INSERT INTO payment_events (cart_uri, outcome, "
+                        "source, at_us) VALUES ('x', 'test', 'test', 0); COMMIT",
+                        nullptr, nullptr, nullptr);
+    }
+    ::_exit(rc == SQLITE_OK ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(std::filesystem::exists(db + "-wal"));
+}
+
+std::vector<std::string> Flags(const std::string& db) {
+  return {"--listen=127.0.0.1:0", "--db=" + db, "--threads=1"};
+}
+
+// SQLite opens a write-protected file read-only rather than refuse it: the server started, then
+// failed every write with StoreUnavailable. It refuses to start, and says why.
+TEST(ServerStartup, RefusesADatabaseFileItCannotWrite) {
+  test_support::TempDir dir;
+  const std::string db = MakeDatabase(dir);
+  ASSERT_EQ(::chmod(db.c_str(), 0444), 0);
+  Outcome refused = RunToEnd(Flags(db), /*unprivileged=*/true);
+  EXPECT_FALSE(refused.started) << refused.err;
+  EXPECT_EQ(refused.status, 2) << refused.err;
+  EXPECT_NE(refused.err.find("write-protected"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find(db), std::string::npos) << refused.err;
+
+  ASSERT_EQ(::chmod(db.c_str(), 0644), 0);
+  Outcome started = RunToEnd(Flags(db), /*unprivileged=*/true);
+  EXPECT_TRUE(started.started) << started.err;
+  EXPECT_EQ(started.status, 0) << started.err;
+}
+
+// The file is writable, but its WAL is not (left by a process that ran as another user, in a
+// directory we may not write): SQLite reads through it, and every write failed.
+TEST(ServerStartup, RefusesAWalItCannotWrite) {
+  test_support::TempDir dir;
+  const std::string db = MakeDatabase(dir);
+  LeaveWalBehind(db);
+  ASSERT_EQ(::chmod((db + "-wal").c_str(), 0444), 0);
+  ASSERT_EQ(::chmod((db + "-shm").c_str(), 0444), 0);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0555), 0);
+  Outcome refused = RunToEnd(Flags(db), /*unprivileged=*/true);
+  ::chmod(dir.path().c_str(), 0755);
+  EXPECT_FALSE(refused.started) << refused.err;
+  EXPECT_EQ(refused.status, 2) << refused.err;
+  EXPECT_NE(refused.err.find("cannot write the database"), std::string::npos) << refused.err;
+}
+
+TEST(ServerStartup, SaysWhenTheDatabaseDirectoryDoesNotExist) {
+  test_support::TempDir dir;
+  Outcome refused = RunToEnd(Flags(dir.File("no/such/dir/atipay.db")));
+  EXPECT_FALSE(refused.started) << refused.err;
+  EXPECT_EQ(refused.status, 2) << refused.err;
+  EXPECT_NE(refused.err.find("no directory " + dir.File("no/such/dir")), std::string::npos)
+      << refused.err;
+}
+
+// A taken port is found before anything else is done: the database is not created.
+TEST(ServerStartup, PortInUseExitsOneBeforeTouchingTheDatabase) {
+  test_support::TempDir dir;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor taken(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const std::string port = std::to_string(taken.local_endpoint().port());
+  std::vector<std::string> flags = Flags(dir.File("atipay.db"));
+  flags[0] = "--listen=127.0.0.1:" + port;
+  Outcome refused = RunToEnd(flags);
+  EXPECT_FALSE(refused.started) << refused.err;
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_NE(refused.err.find(port), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.File("atipay.db")));
+}
+
+}  // namespace
+}  // namespace atipay
