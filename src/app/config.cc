@@ -286,6 +286,42 @@ std::optional<std::string> ParseHostPort(std::string_view text, std::string& hos
   return std::nullopt;
 }
 
+namespace {
+
+// An absolute http(s) URL with a host, in the lexicons' `uri` format, without a fragment (and,
+// unless `query` allows one, without a query): what goes into every checkoutUrl, and the
+// serviceEndpoint a PDS puts /xrpc/<nsid> after. A typo would otherwise start a server that
+// fails every call (an output that breaks its lexicon is a 500) or that no PDS reaches.
+std::optional<std::string> CheckHttpUrl(std::string_view flag, const std::string& url,
+                                        bool query) {
+  std::string_view rest = url;
+  const bool http = rest.starts_with("http://") || rest.starts_with("https://");
+  if (http) rest.remove_prefix(rest.find("//") + 2);
+  const bool has_host = !rest.empty() && rest.find_first_of("/?#") != 0;
+  const bool has_query = url.find('?') != std::string::npos;
+  if (!http || !has_host || !lex::IsValidUri(url) || url.find('#') != std::string::npos ||
+      (has_query && !query)) {
+    return "--" + std::string(flag) + " \"" + url + "\" is not an http(s) URL (e.g. " +
+           "https://pay.example.com" + (query ? "/checkout" : "") + "; no fragment" +
+           (query ? "" : " or query") + ")";
+  }
+  return std::nullopt;
+}
+
+// Unreserved URI characters: the service id is the fragment of our DID in every atproto-proxy
+// header and token audience.
+bool IsServiceId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == '~';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::string> LoadConfig(const std::vector<std::string>& args, Config& config,
                                       const GetEnv& getenv, std::string* help_text) {
   FlagSet flags;
@@ -301,6 +337,18 @@ std::optional<std::string> LoadConfig(const std::vector<std::string>& args, Conf
     // did:web names a host by domain or IPv4 address; an IPv6 literal cannot be spelled in it.
     return "--listen on an IPv6 address needs --service-did (did:web cannot name \"" + config.host +
            "\")";
+  }
+  if (!IsServiceId(config.service_id)) {
+    return "--service-id \"" + config.service_id +
+           "\" must be 1-64 letters, digits or -._~ (it follows '#' in <did>#<id>)";
+  }
+  if (!config.public_url.empty()) {
+    if (auto error = CheckHttpUrl("public-url", config.public_url, /*query=*/false)) return error;
+  }
+  if (!config.checkout_url.empty()) {
+    if (auto error = CheckHttpUrl("checkout-url", config.checkout_url, /*query=*/true)) {
+      return error;
+    }
   }
   if (config.port != 0) ApplyBoundPort(config, config.port);
   if (config.db_synchronous != "FULL" && config.db_synchronous != "NORMAL") {

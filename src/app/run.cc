@@ -57,6 +57,16 @@ int RunServer(std::string_view name, int argc, char** argv, const AddMethods& ad
     std::fprintf(stderr, "%s%s\n", prefix.c_str(), error->c_str());
     return 2;
   }
+  // A limit for a method we do not serve is a typo, and the limit meant would not apply.
+  xrpc::RateLimitOptions limits;
+  ParseRateLimits(config, limits);  // checked by LoadConfig
+  for (const auto& [nsid, limit] : limits.per_method) {
+    if (router.Find(nsid) == nullptr) {
+      std::fprintf(stderr, "%s--rate-limit-methods: no method %s here\n", prefix.c_str(),
+                   nsid.c_str());
+      return 2;
+    }
+  }
   if (auto error = server.Start()) {
     LogEvent("fatal", *error);
     return 1;

@@ -244,5 +244,30 @@ TEST(ServerStartup, PortInUseExitsOneBeforeTouchingTheDatabase) {
   EXPECT_FALSE(std::filesystem::exists(dir.File("atipay.db")));
 }
 
+TEST(ServerStartup, RefusesConfigurationThatCouldNotWork) {
+  test_support::TempDir dir;
+  const std::string db = dir.File("atipay.db");
+  struct Case {
+    std::string flag;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--plc-url=plc.directory", "PLC directory URL"},
+           {"--plc-url=http://plc.example.com", "must be https"},
+           {"--public-url=pay.example.com", "--public-url"},
+           {"--checkout-url=https://pay.example.com/checkout#top", "--checkout-url"},
+           {"--service-id=pay#ments", "--service-id"},
+           {"--rate-limit-methods=com.atiproto.payment.cart.clon=1/60",
+            "no method com.atiproto.payment.cart.clon"},
+       }) {
+    std::vector<std::string> flags = Flags(db);
+    flags.push_back(c.flag);
+    Outcome refused = RunToEnd(flags);
+    EXPECT_FALSE(refused.started) << c.flag << "\n" << refused.err;
+    EXPECT_EQ(refused.status, 2) << c.flag << "\n" << refused.err;
+    EXPECT_NE(refused.err.find(c.says), std::string::npos) << c.flag << "\n" << refused.err;
+  }
+}
+
 }  // namespace
 }  // namespace atipay

@@ -111,6 +111,35 @@ TEST(AppConfig, Errors) {
     Config bad;
     EXPECT_TRUE(LoadConfig({"--service-did", not_a_did}, bad, Env({}))) << not_a_did;
   }
+  // Every checkoutUrl is built on --checkout-url and must be a `uri`, or every create would
+  // answer 500; a PDS puts /xrpc/<nsid> after --public-url.
+  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
+           {"--public-url", "pay.example.com"},
+           {"--public-url", "https://"},
+           {"--public-url", "https:///xrpc"},
+           {"--public-url", "ftp://pay.example.com"},
+           {"--public-url", "https://pay.example.com/?x=1"},
+           {"--public-url", "https://pay example.com"},
+           {"--checkout-url", "/checkout"},
+           {"--checkout-url", "https://pay.example.com/checkout#top"},
+           {"--checkout-url", "javascript:alert(1)"},
+           {"--service-id", ""},
+           {"--service-id", "pay#ments"},
+           {"--service-id", "pay ments"}}) {
+    Config bad_url;
+    auto error = LoadConfig(bad, bad_url, Env({}));
+    ASSERT_TRUE(error) << bad[0] << " " << bad[1];
+    EXPECT_NE(error->find(bad[0]), std::string::npos) << *error;
+  }
+  Config urls;
+  ASSERT_FALSE(LoadConfig({"--public-url", "https://pay.example.com/atipay/", "--checkout-url",
+                           "https://shop.example/pay?provider=atipay", "--service-id",
+                           "atiproto_pay-1"},
+                          urls, Env({})));
+  // An empty variable is no setting: the default stands.
+  Config empty_env;
+  ASSERT_FALSE(LoadConfig({}, empty_env, Env({{"ATIPAY_PUBLIC_URL", ""}})));
+  EXPECT_EQ(empty_env.public_url, "http://127.0.0.1:2585");
   // A cart's lines and the cart itself must fit in one clone's workflow (9 rounds of 50).
   Config g;
   EXPECT_TRUE(LoadConfig({"--max-cart-lines", "450"}, g, Env({})));
