@@ -4,9 +4,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include "app/service_auth.h"
@@ -14,6 +17,66 @@
 #include "xrpc/server.h"
 
 namespace atipay::app {
+namespace {
+
+// SIGINT and SIGTERM, on a thread of their own from before the server listens until the process
+// is done: the first calls the stop function (at once if the signal came before there was one),
+// a second exits at once. Handled on the server's event loop, a second signal would go unheard
+// once that loop stops, while the server waits for answers a store still holds and then while
+// the store finishes its queue: with a disk that hangs, until SIGKILL.
+class StopSignals {
+ public:
+  StopSignals() {
+    Listen();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~StopSignals() {
+    io_.stop();
+    thread_.join();
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  // What the first signal calls; called now if it came already. Empty: nothing.
+  void OnFirst(std::function<void()> stop) {
+    bool received;
+    {
+      std::lock_guard lock(mu_);
+      stop_ = stop;
+      received = received_;
+    }
+    if (received && stop) stop();
+  }
+
+ private:
+  void Listen() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      std::function<void()> stop;
+      {
+        std::lock_guard lock(mu_);
+        if (received_) {
+          xrpc::LogEvent("warn", "second signal: exiting now");
+          std::_Exit(1);
+        }
+        received_ = true;
+        stop = stop_;
+      }
+      xrpc::LogEvent("info", "shutting down: draining in-flight requests");
+      if (stop) stop();
+      Listen();
+    });
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  std::thread thread_;
+  std::mutex mu_;
+  bool received_ = false;
+  std::function<void()> stop_;
+};
+
+}  // namespace
 
 int RunServer(std::string_view name, int argc, char** argv, const AddMethods& add_methods) {
   using xrpc::LogEvent;
@@ -32,66 +95,57 @@ int RunServer(std::string_view name, int argc, char** argv, const AddMethods& ad
     return 0;
   }
 
-  // Declared before the server, so that all of them outlive its threads.
-  xrpc::Router router;
-  std::unique_ptr<ServiceAuth> service_auth;
-  std::shared_ptr<void> methods_state;
-  xrpc::Server server(ToServerOptions(config), router);
-  // Listening first: with port 0 the service DID (the `aud` of every token) and the URLs name
-  // the port the system picked.
-  if (auto error = server.Listen()) {
-    LogEvent("fatal", *error);
-    return 1;
-  }
-  ApplyBoundPort(config, server.port());
-  server.SetServiceIdentity(config.service_did, config.public_url);
+  // Outlives everything below: a second signal still ends the process while the store closes.
+  StopSignals signals;
+  {
+    // Declared before the server, so that all of them outlive its threads.
+    xrpc::Router router;
+    std::unique_ptr<ServiceAuth> service_auth;
+    std::shared_ptr<void> methods_state;
+    xrpc::Server server(ToServerOptions(config), router);
+    // Listening first: with port 0 the service DID (the `aud` of every token) and the URLs name
+    // the port the system picked.
+    if (auto error = server.Listen()) {
+      LogEvent("fatal", *error);
+      return 1;
+    }
+    ApplyBoundPort(config, server.port());
+    server.SetServiceIdentity(config.service_did, config.public_url);
 
-  auto created = ServiceAuth::Create(config);
-  if (!created) {
-    std::fprintf(stderr, "%s%s\n", prefix.c_str(), created.error().message.c_str());
-    return 2;
-  }
-  service_auth = std::move(*created);
-  service_auth->Install(router);
-  if (auto error = add_methods(router, config, &methods_state)) {
-    std::fprintf(stderr, "%s%s\n", prefix.c_str(), error->c_str());
-    return 2;
-  }
-  // A limit for a method we do not serve is a typo, and the limit meant would not apply.
-  xrpc::RateLimitOptions limits;
-  ParseRateLimits(config, limits);  // checked by LoadConfig
-  for (const auto& [nsid, limit] : limits.per_method) {
-    if (router.Find(nsid) == nullptr) {
-      std::fprintf(stderr, "%s--rate-limit-methods: no method %s here\n", prefix.c_str(),
-                   nsid.c_str());
+    auto created = ServiceAuth::Create(config);
+    if (!created) {
+      std::fprintf(stderr, "%s%s\n", prefix.c_str(), created.error().message.c_str());
       return 2;
     }
-  }
-  if (auto error = server.Start()) {
-    LogEvent("fatal", *error);
-    return 1;
-  }
-  LogEvent("info", std::string(name) + " " + std::string(xrpc::ServerVersion()) +
-                       " listening on " + config.host + ":" + std::to_string(server.port()) +
-                       " as " + config.service_did);
-
-  // First SIGINT/SIGTERM: drain and stop. A second one: stop now.
-  boost::asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
-  std::function<void(const boost::system::error_code&, int)> on_signal;
-  int received = 0;
-  on_signal = [&](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    if (++received == 1) {
-      LogEvent("info", "shutting down: draining in-flight requests");
-      server.Shutdown();
-      signals.async_wait(on_signal);
-    } else {
-      LogEvent("warn", "second signal: exiting now");
-      std::_Exit(1);
+    service_auth = std::move(*created);
+    service_auth->Install(router);
+    if (auto error = add_methods(router, config, &methods_state)) {
+      std::fprintf(stderr, "%s%s\n", prefix.c_str(), error->c_str());
+      return 2;
     }
-  };
-  signals.async_wait(on_signal);
-  server.Wait();
+    // A limit for a method we do not serve is a typo, and the limit meant would not apply.
+    xrpc::RateLimitOptions limits;
+    ParseRateLimits(config, limits);  // checked by LoadConfig
+    for (const auto& [nsid, limit] : limits.per_method) {
+      if (router.Find(nsid) == nullptr) {
+        std::fprintf(stderr, "%s--rate-limit-methods: no method %s here\n", prefix.c_str(),
+                     nsid.c_str());
+        return 2;
+      }
+    }
+    if (auto error = server.Start()) {
+      LogEvent("fatal", *error);
+      return 1;
+    }
+    // A signal that came while the store opened stops the server now.
+    signals.OnFirst([&server] { server.Shutdown(); });
+    LogEvent("info", std::string(name) + " " + std::string(xrpc::ServerVersion()) +
+                         " listening on " + config.host + ":" + std::to_string(server.port()) +
+                         " as " + config.service_did);
+    server.Wait();
+    signals.OnFirst({});
+    // Leaving the block stops the sweeper and closes the store once its queue is committed.
+  }
   LogEvent("info", "stopped");
   return 0;
 }
