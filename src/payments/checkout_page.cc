@@ -133,7 +133,10 @@ xrpc::HttpReply CheckoutPage(store::Store& store, const lex::ParamList& params,
   }
   body += "<p>Cart <code>" + Escape(cart.uri) + "</code></p>\n";
 
-  std::string_view redirect = Param(params, "redirect");
+  // The return link is the cart's own redirectUrl, never the link's `redirect` parameter:
+  // anyone can write a checkout link for someone's cart, and this page must not lend its
+  // name to a link of theirs.
+  const std::string& redirect = cart.redirect_url;
   if (redirect.starts_with("https://") || redirect.starts_with("http://")) {
     body += "<p><a href=\"" + Escape(redirect) + "\">Return to the shop</a></p>\n";
   }

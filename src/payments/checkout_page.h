@@ -16,7 +16,8 @@ namespace atipay::payments {
 inline constexpr char kCheckoutPath[] = "/checkout";
 
 // 200 with the cart; 400 without a `cart` parameter; 404 for anything that is not a cart we
-// hold. Every value shown is HTML-escaped; `redirect` becomes a link only if it is http(s).
+// hold. Every value shown is HTML-escaped. The link back is the cart's redirectUrl (the
+// `redirect` parameter is not read: the link is anyone's to write), if it is http(s).
 xrpc::HttpReply CheckoutPage(store::Store& store, const lex::ParamList& params,
                              std::int64_t now_us);
 

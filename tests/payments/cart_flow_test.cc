@@ -132,7 +132,12 @@ TEST_F(CartFlowTest, MethodsRunOffTheEventLoopWithAuth) {
 
 // The page a checkoutUrl leads to (the manual provider's), as a payer's browser gets it.
 TEST_F(CartFlowTest, CheckoutPageShowsWhatIsOwedAndWhereTheCartStands) {
-  json::object first = NewItem(kAlice, 1234);
+  const std::string back = "https://shop.example/done?a=1&b=\"<x>\"";
+  json::object first = Ok(Run(kAlice, kItemCreate,
+                              {{"subject", kCarol},
+                               {"amount", 1234},
+                               {"currency", "USD"},
+                               {"redirectUrl", back}}));
   std::string cart(first.at("cartUri").as_string());
   json::object second = NewItem(kAlice, 66, cart);
   const std::string base = "https://pay.example";
@@ -143,9 +148,9 @@ TEST_F(CartFlowTest, CheckoutPageShowsWhatIsOwedAndWhereTheCartStands) {
     EXPECT_TRUE(reply) << target;
     return reply ? *reply : atipay::testing::Reply{};
   };
+  const std::string link = "href=\"https://shop.example/done?a=1&amp;b=&quot;&lt;x&gt;&quot;\"";
 
-  auto open = get(url.substr(base.size()) + "&redirect=" +
-                  PercentEncode("https://shop.example/done?a=1&b=\"<x>\""));
+  auto open = get(url.substr(base.size()));
   EXPECT_EQ(open.status, 200);
   EXPECT_EQ(open.content_type, "text/html; charset=utf-8");
   EXPECT_EQ(open.raw["Cache-Control"], "no-store");
@@ -154,16 +159,14 @@ TEST_F(CartFlowTest, CheckoutPageShowsWhatIsOwedAndWhereTheCartStands) {
   EXPECT_NE(open.body.find("Waiting for payment"), std::string::npos) << open.body;
   EXPECT_NE(open.body.find("12.34 USD"), std::string::npos) << open.body;
   EXPECT_NE(open.body.find("0.66 USD"), std::string::npos) << open.body;
-  EXPECT_NE(open.body.find("href=\"https://shop.example/done?a=1&amp;b=&quot;&lt;x&gt;&quot;\""),
-            std::string::npos)
-      << open.body;
+  EXPECT_NE(open.body.find(link), std::string::npos) << open.body;
   EXPECT_EQ(open.body.find("<x>"), std::string::npos) << "values are escaped";
 
   Pay(cart, PaymentOutcome::kCompleted);
   auto paid = get(url.substr(base.size()));
   EXPECT_EQ(paid.status, 200);
   EXPECT_NE(paid.body.find("Paid."), std::string::npos) << paid.body;
-  EXPECT_EQ(paid.body.find("Return to the shop"), std::string::npos) << "no redirect given";
+  EXPECT_NE(paid.body.find(link), std::string::npos) << paid.body;
 
   EXPECT_EQ(get("/checkout").status, 400);
   EXPECT_EQ(get("/checkout?cart=" + PercentEncode(std::string(first.at("itemUri").as_string()))).status,
@@ -172,9 +175,40 @@ TEST_F(CartFlowTest, CheckoutPageShowsWhatIsOwedAndWhereTheCartStands) {
   auto unknown = get("/checkout?cart=" + PercentEncode(cart + "x<script>"));
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.body.find("<script>"), std::string::npos);
-  auto script = get(url.substr(base.size()) + "&redirect=" + PercentEncode("javascript:alert(1)"));
-  EXPECT_EQ(script.status, 200);
-  EXPECT_EQ(script.body.find("javascript:"), std::string::npos) << "only http(s) links";
+}
+
+// Anyone can write a checkout link for someone's cart: the link back is the cart's own
+// redirectUrl, whatever `redirect` the link carries, so that the page never sends a payer on to
+// a site its owner did not name.
+TEST_F(CartFlowTest, CheckoutPageLinksOnlyToTheCartsOwnRedirect) {
+  json::object without = NewItem(kAlice, 500);  // no redirectUrl
+  const std::string cart(without.at("cartUri").as_string());
+  const std::string target = "/checkout?cart=" + PercentEncode(cart);
+  auto get = [&](const std::string& redirect) {
+    auto reply =
+        atipay::testing::Fetch(server_->port(), "GET", target + "&redirect=" + PercentEncode(redirect));
+    EXPECT_TRUE(reply);
+    EXPECT_EQ(reply ? reply->status : 0, 200);
+    return reply ? reply->body : std::string();
+  };
+  for (const std::string redirect :
+       {"https://evil.example/login", "http://evil.example/", "javascript:alert(1)"}) {
+    const std::string body = get(redirect);
+    EXPECT_EQ(body.find("Return to the shop"), std::string::npos) << redirect << "\n" << body;
+    EXPECT_EQ(body.find("evil.example"), std::string::npos) << body;
+    EXPECT_EQ(body.find("javascript:"), std::string::npos) << body;
+  }
+
+  // With a redirectUrl given to a create, the page links there, and only there.
+  Ok(Run(kAlice, kItemCreate,
+         {{"subject", kCarol},
+          {"amount", 250},
+          {"currency", "USD"},
+          {"cartUri", cart},
+          {"redirectUrl", "https://shop.example/basket"}}));
+  const std::string body = get("https://evil.example/login");
+  EXPECT_NE(body.find("href=\"https://shop.example/basket\""), std::string::npos) << body;
+  EXPECT_EQ(body.find("evil.example"), std::string::npos) << body;
 }
 
 TEST_F(CartFlowTest, CartCreateMakesAnEmptyOpenCart) {
