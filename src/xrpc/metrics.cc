@@ -30,16 +30,62 @@ MethodMetrics* Metrics::Find(std::string_view name) {
   return it == by_name_.end() ? unknown_ : it->second;
 }
 
+namespace {
+
+// Prometheus text format: a label value escapes backslash, double quote and newline; HELP text
+// backslash and newline.
+void AppendEscaped(std::string& out, std::string_view text, bool quote) {
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quote) {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
+  }
+}
+
+// `name{method="<method>"` and, if given, `,<label>="<value>"`, then `} <value>\n`.
+void AppendSample(std::string& out, std::string_view name, std::string_view method,
+                  std::string_view label, std::string_view label_value, std::string_view value) {
+  out.append(name).append("{method=\"");
+  AppendEscaped(out, method, true);
+  out += '"';
+  if (!label.empty()) {
+    out.append(",").append(label).append("=\"");
+    AppendEscaped(out, label_value, true);
+    out += '"';
+  }
+  out.append("} ").append(value).append("\n");
+}
+
+std::string Seconds(double seconds) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.9f", seconds);
+  return text;
+}
+
+std::string Bound(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", seconds);
+  return text;
+}
+
+}  // namespace
+
 void AppendMetric(std::string& out, std::string_view name, std::string_view type,
                   std::string_view help, std::string_view value) {
-  out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
-  out.append(name).append(" ").append(type).append("\n");
+  out.append("# HELP ").append(name).append(" ");
+  AppendEscaped(out, help, false);
+  out.append("\n# TYPE ").append(name).append(" ").append(type).append("\n");
   out.append(name).append(" ").append(value).append("\n");
 }
 
 std::string Metrics::RenderPrometheus() const {
   std::string out;
-  char line[512];
   out +=
       "# HELP atipay_xrpc_requests_total Requests answered, by XRPC method and HTTP status.\n"
       "# TYPE atipay_xrpc_requests_total counter\n";
@@ -47,9 +93,8 @@ std::string Metrics::RenderPrometheus() const {
     for (std::size_t status = 0; status < m.by_status_.size(); ++status) {
       std::uint64_t n = m.by_status_[status].load(std::memory_order_relaxed);
       if (n == 0) continue;
-      std::snprintf(line, sizeof(line), "atipay_xrpc_requests_total{method=\"%s\",status=\"%zu\"} %llu\n",
-                    m.name_.c_str(), status, static_cast<unsigned long long>(n));
-      out += line;
+      AppendSample(out, "atipay_xrpc_requests_total", m.name_, "status", std::to_string(status),
+                   std::to_string(n));
     }
   }
   out +=
@@ -61,24 +106,15 @@ std::string Metrics::RenderPrometheus() const {
     std::uint64_t cumulative = 0;
     for (std::size_t b = 0; b < m.buckets_.size(); ++b) {
       cumulative += m.buckets_[b].load(std::memory_order_relaxed);
-      if (b < MethodMetrics::kBucketsSeconds.size()) {
-        std::snprintf(line, sizeof(line),
-                      "atipay_xrpc_request_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n",
-                      m.name_.c_str(), MethodMetrics::kBucketsSeconds[b],
-                      static_cast<unsigned long long>(cumulative));
-      } else {
-        std::snprintf(line, sizeof(line),
-                      "atipay_xrpc_request_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n",
-                      m.name_.c_str(), static_cast<unsigned long long>(cumulative));
-      }
-      out += line;
+      const bool last = b == MethodMetrics::kBucketsSeconds.size();
+      AppendSample(out, "atipay_xrpc_request_duration_seconds_bucket", m.name_, "le",
+                   last ? "+Inf" : Bound(MethodMetrics::kBucketsSeconds[b]),
+                   std::to_string(cumulative));
     }
-    std::snprintf(line, sizeof(line),
-                  "atipay_xrpc_request_duration_seconds_sum{method=\"%s\"} %.9f\n"
-                  "atipay_xrpc_request_duration_seconds_count{method=\"%s\"} %llu\n",
-                  m.name_.c_str(), m.sum_ns_.load(std::memory_order_relaxed) / 1e9,
-                  m.name_.c_str(), static_cast<unsigned long long>(cumulative));
-    out += line;
+    AppendSample(out, "atipay_xrpc_request_duration_seconds_sum", m.name_, "", "",
+                 Seconds(m.sum_ns_.load(std::memory_order_relaxed) / 1e9));
+    AppendSample(out, "atipay_xrpc_request_duration_seconds_count", m.name_, "", "",
+                 std::to_string(cumulative));
   }
   char tail[2048];
   std::snprintf(

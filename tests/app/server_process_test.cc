@@ -269,6 +269,174 @@ TEST(ServerStartup, RefusesConfigurationThatCouldNotWork) {
   }
 }
 
+// GET on the server's port: the whole raw answer.
+std::string HttpGet(std::uint16_t port, const std::string& target) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+  const std::string request =
+      "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  boost::asio::write(socket, boost::asio::buffer(request), ec);
+  std::string reply;
+  char buffer[4096];
+  while (!ec) {
+    std::size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
+    reply.append(buffer, n);
+  }
+  return reply;
+}
+
+bool IsName(std::string_view name, bool colon) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && !(colon && c == ':')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Problems with `text` as Prometheus text exposition (format 0.0.4), one a line: names, label
+// syntax and escapes, values, one HELP and one TYPE per family before its samples, a family's
+// samples together, no sample twice.
+std::string ExpositionProblems(const std::string& text) {
+  std::string problems;
+  std::map<std::string, std::string> types;
+  std::set<std::string> helps, samples, finished;
+  std::string current;  // the family whose lines these are
+  auto family_of = [&](const std::string& sample) {
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (sample.ends_with(suffix)) {
+        std::string base = sample.substr(0, sample.size() - std::strlen(suffix));
+        if (types.count(base) && (types[base] == "histogram" || types[base] == "summary")) {
+          return base;
+        }
+      }
+    }
+    return sample;
+  };
+  auto enter = [&](const std::string& family, const std::string& line) {
+    if (family == current) return;
+    if (finished.count(family)) problems += "family split: " + line + "\n";
+    if (!current.empty()) finished.insert(current);
+    current = family;
+  };
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) {
+      const bool help = line[2] == 'H';
+      std::string rest = line.substr(7);
+      std::string name = rest.substr(0, rest.find(' '));
+      if (!IsName(name, true) || name.size() == rest.size()) problems += "bad: " + line + "\n";
+      enter(name, line);
+      if (help && !helps.insert(name).second) problems += "second HELP: " + line + "\n";
+      if (!help) {
+        std::string type = rest.substr(name.size() + 1);
+        if (type != "counter" && type != "gauge" && type != "histogram" && type != "summary" &&
+            type != "untyped") {
+          problems += "bad type: " + line + "\n";
+        }
+        if (types.count(name)) problems += "second TYPE: " + line + "\n";
+        if (samples.count(name)) problems += "TYPE after samples: " + line + "\n";
+        types[name] = type;
+      }
+      continue;
+    }
+    if (line[0] == '#') continue;
+    std::size_t end = line.find_first_of("{ ");
+    std::string name = line.substr(0, end);
+    if (!IsName(name, true) || end == std::string::npos) {
+      problems += "bad sample: " + line + "\n";
+      continue;
+    }
+    std::size_t at = end;
+    if (line[at] == '{') {
+      ++at;
+      while (at < line.size() && line[at] != '}') {
+        std::size_t eq = line.find('=', at);
+        if (eq == std::string::npos || !IsName(line.substr(at, eq - at), false) ||
+            eq + 1 >= line.size() || line[eq + 1] != '"') {
+          problems += "bad label: " + line + "\n";
+          break;
+        }
+        at = eq + 2;
+        while (at < line.size() && line[at] != '"') {
+          if (line[at] == '\\') {
+            if (at + 1 >= line.size() || std::string_view("\\\"n").find(line[at + 1]) ==
+                                              std::string_view::npos) {
+              problems += "bad escape: " + line + "\n";
+            }
+            ++at;
+          }
+          ++at;
+        }
+        ++at;  // the closing quote
+        if (at < line.size() && line[at] == ',') ++at;
+      }
+      if (at >= line.size()) {
+        problems += "unclosed labels: " + line + "\n";
+        continue;
+      }
+      ++at;  // '}'
+    }
+    std::string sample_key = line.substr(0, at);
+    std::string value = at < line.size() ? line.substr(at + 1) : "";
+    char* parsed_end = nullptr;
+    std::strtod(value.c_str(), &parsed_end);
+    if (at >= line.size() || line[at] != ' ' || value.empty() ||
+        (*parsed_end != '\0' && value != "+Inf" && value != "-Inf" && value != "NaN")) {
+      problems += "bad value: " + line + "\n";
+    }
+    if (!samples.insert(sample_key).second) problems += "sample twice: " + line + "\n";
+    samples.insert(name);
+    std::string family = family_of(name);
+    enter(family, line);
+    if (!types.count(family)) problems += "no TYPE before: " + line + "\n";
+  }
+  return problems;
+}
+
+// /metrics as a Prometheus server reads it: the server core's, the rate limiters', service
+// auth's and the store's families, each well formed; /_health answers with the version.
+TEST(ServerEndpoints, MetricsAreWellFormedPrometheusText) {
+  test_support::TempDir dir;
+  ServerProcess server(Flags(dir.File("atipay.db")));
+  ASSERT_TRUE(server.WaitFor("listening on")) << server.err();
+  EXPECT_NE(HttpGet(server.port(), "/xrpc/_health").find("\"version\""), std::string::npos);
+  HttpGet(server.port(), "/xrpc/com.atiproto.payment.cart.get?uri=x");  // a 401, counted
+  HttpGet(server.port(), "/checkout?cart=x");
+  const std::string reply = HttpGet(server.port(), "/metrics");
+  const std::size_t body = reply.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos) << reply;
+  EXPECT_NE(reply.find("Content-Type: text/plain; version=0.0.4"), std::string::npos) << reply;
+  const std::string text = reply.substr(body + 4);
+  EXPECT_EQ(ExpositionProblems(text), "") << text;
+  for (const char* family : {"atipay_xrpc_requests_total", "atipay_store_commits_total",
+                             "atipay_auth_replay_pairs", "atipay_rate_limit_keys"}) {
+    EXPECT_NE(text.find("# TYPE " + std::string(family) + " "), std::string::npos) << family;
+  }
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(), 0) << server.err();
+}
+
+// The checker finds what it is there to find.
+TEST(ServerEndpoints, ExpositionCheckerCatchesMistakes) {
+  EXPECT_EQ(ExpositionProblems("# HELP a_total A.\n# TYPE a_total counter\na_total 1\n"), "");
+  EXPECT_EQ(ExpositionProblems("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.5\n"
+                               "h_count 1\n"),
+            "");
+  EXPECT_NE(ExpositionProblems("a 1\n"), "");                                  // no TYPE
+  EXPECT_NE(ExpositionProblems("# TYPE a gauge\na{m=\"x\"y\"} 1\n"), "");   // quote
+  EXPECT_NE(ExpositionProblems("# TYPE a gauge\na{m=\"\\q\"} 1\n"), "");   // escape
+  EXPECT_NE(ExpositionProblems("# TYPE a gauge\na 1\na 2\n"), "");           // twice
+  EXPECT_NE(ExpositionProblems("# TYPE a gauge\na one\n"), "");               // value
+  EXPECT_NE(ExpositionProblems("# TYPE a gauge\n# TYPE b gauge\nb 1\na 1\n"), "");  // split
+  EXPECT_NE(ExpositionProblems("# TYPE a gauge\n# TYPE a counter\na 1\n"), "");
+}
+
 // A server that takes calls from alice (a dev identity), and the write lock on its database
 // held by another process, as a disk that stops answering would hold up its commits.
 class HeldUpCommit : public ::testing::Test {
