@@ -51,10 +51,23 @@ std::string StoreMetrics(const store::Store::Stats& stats) {
                      "Time spent in COMMIT, fsync included.", seconds);
   xrpc::AppendMetric(out, "atipay_store_queued_jobs", "gauge", "Write jobs waiting for the writer.",
                      std::to_string(stats.queued));
+  std::snprintf(seconds, sizeof seconds, "%.9f", static_cast<double>(stats.batch_ns) / 1e9);
+  xrpc::AppendMetric(out, "atipay_store_batch_seconds", "gauge",
+                     "How long the writer has been on its current batch (0: idle).", seconds);
   return out;
 }
 
 }  // namespace
+
+std::optional<std::string> StoreHealth(const store::Store::Stats& stats) {
+  // A batch that waits for the write lock gives up after the busy timeout (5 s): one that has
+  // run for twice that is held up by the disk, and no write is answered until it ends.
+  constexpr std::uint64_t kStuckBatchNs = 10'000'000'000;
+  if (stats.batch_ns < kStuckBatchNs) return std::nullopt;
+  return "the store has been committing one batch for " +
+         std::to_string(stats.batch_ns / 1'000'000'000) + " s (" + std::to_string(stats.queued) +
+         " more write(s) waiting)";
+}
 
 std::unique_ptr<Services> StartServices(xrpc::Router& router, const Config& config,
                                         std::string* error) {
@@ -68,6 +81,7 @@ std::unique_ptr<Services> StartServices(xrpc::Router& router, const Config& conf
   auto store = store::OpenSqliteStore(options, error);
   if (!store) return nullptr;
   router.AddMetrics([raw = store.get()] { return StoreMetrics(raw->stats()); });
+  router.AddHealthCheck([raw = store.get()] { return StoreHealth(raw->stats()); });
   auto services = std::make_unique<PaymentServices>(std::move(store), config);
   services->service().Register(router);
   services->service().StartSweeper();

@@ -4,9 +4,11 @@
 #define ATIPAY_APP_METHODS_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "app/config.h"
+#include "store/store.h"
 #include "xrpc/router.h"
 
 namespace atipay::app {
@@ -22,6 +24,10 @@ class Services {
 // message when the database cannot be opened.
 std::unique_ptr<Services> StartServices(xrpc::Router& router, const Config& config,
                                         std::string* error);
+
+// The store's part of /xrpc/_health: why writes cannot be answered now (a batch held up far
+// longer than any wait for a lock: a disk that does not answer), or nullopt.
+std::optional<std::string> StoreHealth(const store::Store::Stats& stats);
 
 }  // namespace atipay::app
 

@@ -37,6 +37,13 @@ using sqlite::Connection;
 using sqlite::Query;
 using sqlite::WalWriteVfs;
 
+// Nanoseconds on the steady clock (never 0: 0 stands for "no time").
+std::int64_t SteadyNs() {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::steady_clock::now().time_since_epoch());
+  return std::max<std::int64_t>(1, ns.count());
+}
+
 constexpr std::string_view kExpired = "expired";
 constexpr int kMaxPageSize = 100;
 
@@ -545,6 +552,9 @@ class SqliteStore final : public Store {
       std::lock_guard lock(mu_);
       stats.queued = queue_.size();
     }
+    if (const std::int64_t started = batch_started_ns_.load(std::memory_order_relaxed)) {
+      stats.batch_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, SteadyNs() - started));
+    }
     return stats;
   }
 
@@ -582,6 +592,7 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> jobs_{0};
   std::atomic<std::uint64_t> failed_batches_{0};
   std::atomic<std::uint64_t> commit_ns_{0};
+  std::atomic<std::int64_t> batch_started_ns_{0};  // SteadyNs() at the batch's start; 0: idle
 };
 
 int PageSize(const LineQuery& q) { return std::clamp(q.limit, 1, kMaxPageSize); }
@@ -691,6 +702,7 @@ void SqliteStore::WriterLoop() {
         queue_.pop_front();
       }
     }
+    batch_started_ns_.store(SteadyNs(), std::memory_order_relaxed);
     try {
       RunBatch(batch);
     } catch (...) {
@@ -700,6 +712,7 @@ void SqliteStore::WriterLoop() {
       }
       for (Pending& pending : batch) Complete(pending.done, Status{Code::kInternal, {}});
     }
+    batch_started_ns_.store(0, std::memory_order_relaxed);
     batch.clear();
   }
 }

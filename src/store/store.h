@@ -227,6 +227,9 @@ class Store {
     std::uint64_t failed_batches = 0;  // batches rolled back whole (I/O error, disk full, ...)
     std::uint64_t commit_ns = 0;       // time spent in COMMIT
     std::uint64_t queued = 0;          // jobs waiting for the writer now
+    // How long the writer has been on the batch it is running (waiting for the write lock,
+    // running jobs, committing); 0 when it is idle. Long: the disk or a lock holds it up.
+    std::uint64_t batch_ns = 0;
   };
   virtual Stats stats() const = 0;
 };

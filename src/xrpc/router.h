@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -104,6 +105,12 @@ class Router {
   using MetricsSource = std::function<std::string()>;
   void AddMetrics(MetricsSource source) { metrics_sources_.push_back(std::move(source)); }
   const std::vector<MetricsSource>& metrics_sources() const { return metrics_sources_; }
+  // What /xrpc/_health asks at every probe, on the event loop, so it must answer at once (never
+  // wait for storage): a reason the service cannot serve now, or nullopt. Any reason makes the
+  // answer 503, as the reference PDS answers when its database check fails.
+  using HealthCheck = std::function<std::optional<std::string>()>;
+  void AddHealthCheck(HealthCheck check) { health_checks_.push_back(std::move(check)); }
+  const std::vector<HealthCheck>& health_checks() const { return health_checks_; }
 
   template <class F>
   void ForEach(F&& f) const {
@@ -124,6 +131,7 @@ class Router {
   std::unordered_map<std::string, Entry, Hash, std::equal_to<>> methods_;
   std::unordered_map<std::string, PageHandler, Hash, std::equal_to<>> pages_;
   std::vector<MetricsSource> metrics_sources_;
+  std::vector<HealthCheck> health_checks_;
   CallEnvironment env_;
 };
 

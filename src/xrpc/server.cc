@@ -901,6 +901,22 @@ void Server::Impl::Handle(HttpRequest&& request, RequestMeta& meta, ReplySink si
   if (verb == http::verb::get || verb == http::verb::head) {
     if (path == "/xrpc/_health") {
       meta.metrics = health_slot_;
+      for (const auto& check : router_.health_checks()) {
+        std::optional<std::string> problem;
+        try {
+          problem = check();
+        } catch (...) {
+          problem = "a health check failed";
+        }
+        if (problem) {
+          boost::json::object body;
+          body.emplace("version", ServerVersion());
+          body.emplace("error", "Service Unavailable");
+          body.emplace("message", *problem);
+          sink(JsonReply(503, boost::json::serialize(body)));
+          return;
+        }
+      }
       sink(JsonReply(200, health_body_));
       return;
     }

@@ -381,6 +381,27 @@ TEST_F(StoreTest, ReadersSeeCommittedDataWhileTheWriterIsBusy) {
   EXPECT_TRUE(store->GetRecord(pending.uri).has_value());
 }
 
+// How long the writer has been on its batch, for /xrpc/_health to tell a stuck disk: it grows
+// while a job holds the batch and is 0 once the writer is idle.
+TEST_F(StoreTest, StatsTellHowLongTheRunningBatchHasTaken) {
+  EXPECT_EQ(store->stats().batch_ns, 0u);
+  Gate gate;
+  std::promise<Status> done;
+  store->Submit(gate.Job([](WriteTxn&) { return Status::Ok(); }),
+                [&](Status s) { done.set_value(s); });
+  gate.WaitEntered();
+  store->Submit([](WriteTxn&) { return Status::Ok(); }, [](Status) {});
+  std::this_thread::sleep_for(50ms);
+  const Store::Stats held = store->stats();
+  EXPECT_GE(held.batch_ns, 50'000'000u);
+  EXPECT_EQ(held.queued, 1u);
+  gate.Open();
+  EXPECT_TRUE(done.get_future().get().ok());
+  // The writer marks itself idle just after the completions it ran.
+  for (int i = 0; i < 100 && store->stats().batch_ns != 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(store->stats().batch_ns, 0u);
+}
+
 TEST_F(StoreTest, SecondStoreOnTheSameFileWritesAndTheFirstSeesIt) {
   auto admin = Open();  // as atipay-admin would, while the server runs
   ASSERT_NE(admin, nullptr);
