@@ -269,14 +269,12 @@ TEST(ServerStartup, RefusesConfigurationThatCouldNotWork) {
   }
 }
 
-// GET on the server's port: the whole raw answer.
-std::string HttpGet(std::uint16_t port, const std::string& target) {
+// One request on a connection of its own: the whole raw answer, once the server closes it.
+std::string HttpExchange(std::uint16_t port, const std::string& request) {
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket socket(io);
   boost::system::error_code ec;
   socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-  const std::string request =
-      "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   boost::asio::write(socket, boost::asio::buffer(request), ec);
   std::string reply;
   char buffer[4096];
@@ -285,6 +283,11 @@ std::string HttpGet(std::uint16_t port, const std::string& target) {
     reply.append(buffer, n);
   }
   return reply;
+}
+
+std::string HttpGet(std::uint16_t port, const std::string& target) {
+  return HttpExchange(port,
+                      "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 }
 
 bool IsName(std::string_view name, bool colon) {
@@ -463,28 +466,14 @@ class HeldUpCommit : public ::testing::Test {
   }
   void Release() { sqlite3_exec(lock_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
-  // cart.create on a connection of its own: the raw HTTP answer, once the server closes it.
+  // cart.create, answered or not.
   std::future<std::string> CartCreate() {
-    return std::async(std::launch::async, [port = server_->port(), token = token_] {
-      boost::asio::io_context io;
-      boost::asio::ip::tcp::socket socket(io);
-      boost::system::error_code ec;
-      socket.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
-      const std::string body = R"({"currency":"USD"})";
-      const std::string request =
-          "POST /xrpc/com.atiproto.payment.cart.create HTTP/1.1\r\nHost: x\r\n"
-          "Authorization: Bearer " + token + "\r\nContent-Type: application/json\r\n"
-          "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
-          body;
-      boost::asio::write(socket, boost::asio::buffer(request), ec);
-      std::string reply;
-      char buffer[1024];
-      while (!ec) {
-        std::size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
-        reply.append(buffer, n);
-      }
-      return reply;
-    });
+    const std::string body = R"({"currency":"USD"})";
+    return std::async(std::launch::async, HttpExchange, server_->port(),
+                      "POST /xrpc/com.atiproto.payment.cart.create HTTP/1.1\r\nHost: x\r\n"
+                      "Authorization: Bearer " + token_ +
+                          "\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   }
 
   test_support::TempDir dir_;
