@@ -476,6 +476,20 @@ class HeldUpCommit : public ::testing::Test {
                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   }
 
+  // Until the store's writer is on a batch (the call's, waiting for the lock), as /metrics says.
+  bool WaitForHeldBatch() {
+    const std::string gauge = "\natipay_store_batch_seconds ";
+    for (int i = 0; i < 200; ++i) {
+      const std::string metrics = HttpGet(server_->port(), "/metrics");
+      const std::size_t at = metrics.find(gauge);
+      if (at != std::string::npos && std::strtod(metrics.c_str() + at + gauge.size(), nullptr) > 0) {
+        return true;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
   test_support::TempDir dir_;
   std::string db_;
   std::string token_;
@@ -489,7 +503,7 @@ class HeldUpCommit : public ::testing::Test {
 // handled signals being stopped by then.
 TEST_F(HeldUpCommit, SecondSignalExitsAtOnce) {
   auto call = CartCreate();
-  std::this_thread::sleep_for(500ms);  // the call waits for the writer, which waits for the lock
+  ASSERT_TRUE(WaitForHeldBatch()) << server_->err();
   server_->Signal(SIGTERM);
   std::this_thread::sleep_for(500ms);  // past the drain deadline: connections closed
   const auto second = Clock::now();
@@ -505,7 +519,7 @@ TEST_F(HeldUpCommit, SecondSignalExitsAtOnce) {
 // (Its answer may not reach the client: the drain deadline closed its connection.)
 TEST_F(HeldUpCommit, FirstSignalLetsTheCommitFinish) {
   auto call = CartCreate();
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(WaitForHeldBatch()) << server_->err();
   server_->Signal(SIGTERM);
   std::this_thread::sleep_for(500ms);
   Release();
