@@ -95,6 +95,13 @@ int RunServer(std::string_view name, int argc, char** argv, const AddMethods& ad
     return 0;
   }
 
+  // The server opens its access log as it starts, after the store: a path it cannot open is
+  // found here, before anything is created.
+  if (std::string error; !xrpc::AccessLog::Open(config.access_log, &error)) {
+    std::fprintf(stderr, "%s%s\n", prefix.c_str(), error.c_str());
+    return 2;
+  }
+
   // Outlives everything below: a second signal still ends the process while the store closes.
   StopSignals signals;
   {

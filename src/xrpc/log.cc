@@ -1,5 +1,7 @@
 #include "xrpc/log.h"
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "lex/text.h"
@@ -65,7 +67,7 @@ std::unique_ptr<AccessLog> AccessLog::Open(const std::string& path, std::string*
   if (path == "-") return std::unique_ptr<AccessLog>(new AccessLog(stdout, false));
   std::FILE* file = std::fopen(path.c_str(), "a");
   if (file == nullptr) {
-    if (error != nullptr) *error = "cannot open access log " + path;
+    if (error != nullptr) *error = "cannot open access log " + path + ": " + std::strerror(errno);
     return nullptr;
   }
   return std::unique_ptr<AccessLog>(new AccessLog(file, true));

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <cctype>
 #include <chrono>
@@ -45,7 +46,10 @@ class ServerProcess {
   // bind the server as they bind any other user (a no-op when the tests do not run as root).
   ServerProcess(std::vector<std::string> args, bool unprivileged = false) {
     args.insert(args.begin(), ATIPAY_SERVER_BIN);
-    args.push_back("--access-log=off");
+    const bool log_given = std::any_of(args.begin(), args.end(), [](const std::string& arg) {
+      return arg.starts_with("--access-log");
+    });
+    if (!log_given) args.push_back("--access-log=off");
     int pipe_fds[2];
     EXPECT_EQ(::pipe(pipe_fds), 0);
     pid_ = ::fork();
@@ -267,6 +271,22 @@ TEST(ServerStartup, RefusesConfigurationThatCouldNotWork) {
     EXPECT_EQ(refused.status, 2) << c.flag << "\n" << refused.err;
     EXPECT_NE(refused.err.find(c.says), std::string::npos) << c.flag << "\n" << refused.err;
   }
+}
+
+// An access log it cannot open is a bad flag like any other: exit 2, said before the database
+// is created (it was exit 1, "could not listen", with the database made and no reason given).
+TEST(ServerStartup, AnAccessLogItCannotOpenIsRefusedFirst) {
+  test_support::TempDir dir;
+  std::vector<std::string> flags = Flags(dir.File("atipay.db"));
+  flags.push_back("--access-log=" + dir.File("no/such/dir/access.log"));
+  ServerProcess server(flags);
+  Outcome refused;
+  refused.started = server.WaitFor("listening on");
+  refused.status = server.Wait();
+  EXPECT_FALSE(refused.started) << server.err();
+  EXPECT_EQ(refused.status, 2) << server.err();
+  EXPECT_NE(server.err().find("No such file or directory"), std::string::npos) << server.err();
+  EXPECT_FALSE(std::filesystem::exists(dir.File("atipay.db")));
 }
 
 // One request on a connection of its own: the whole raw answer, once the server closes it.
