@@ -163,12 +163,8 @@ void DocEmitter::EmitStructImpl(const StructInfo& info, std::string& out) {
     out += "if (key == " + StringLiteral(fields[i].prop->name) + ") {\n      fields[" +
            std::to_string(i) + "] = &member.value();\n    } else ";
   }
-  // Undeclared properties are kept, but only once they pass the data model. A record's $type is
-  // checked the same way (a record held by reference has no other check of it), but not kept.
-  out += "{\n      if (!" + std::string(kLex) +
-         "CheckExtraProperty(key, member.value(), path, errors)) return false;\n      ";
   if (info.is_record) out += "if (key != \"$type\") ";
-  out += "out.extra.emplace(key, member.value());\n    }\n  }\n";
+  out += "{\n      out.extra.emplace(key, member.value());\n    }\n  }\n";
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const Field& f = fields[i];
     const Property& p = *f.prop;

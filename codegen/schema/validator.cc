@@ -88,16 +88,6 @@ bool Validator::ValidateObject(const json::value& value, const Node& node, const
                                lex::Errors& errors) const {
   const json::object* obj = lex::ExpectObject(value, path, errors);
   if (obj == nullptr) return false;
-  // Undeclared properties first, in the value's order, as the generated parsers check them. A
-  // params object holds strings and ignores the names it does not declare.
-  if (node.kind != Kind::kParams) {
-    for (const json::key_value_pair& member : *obj) {
-      const std::string_view key = member.key();
-      bool declared = false;
-      for (const Property& prop : node.properties) declared = declared || prop.name == key;
-      if (!declared && !lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
-    }
-  }
   for (const Property& prop : node.properties) {
     auto it = obj->find(prop.name);
     if (it == obj->end()) {

@@ -182,17 +182,6 @@ bool ParseUnknown(const boost::json::value& v, boost::json::object& out, const P
   return true;
 }
 
-bool CheckExtraProperty(std::string_view key, const boost::json::value& v, const Path& path,
-                        Errors& errors) {
-  if (key.empty()) return errors.Fail(path, "must not have an empty key");
-  if (key.size() > kMaxObjectKeyBytes) return errors.Fail(path, "has a key that is too long");
-  if (key == "$type") {
-    if (v.is_string() && !v.get_string().empty()) return true;
-    return errors.Fail(path.Key(key), "must be a non-empty string");
-  }
-  return CheckDataValue(v, path.Key(key), errors);
-}
-
 const boost::json::object* ExpectObject(const boost::json::value& v, const Path& path,
                                         Errors& errors) {
   if (path.depth() > kMaxValidationDepth) {

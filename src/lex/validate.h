@@ -88,12 +88,6 @@ bool ParseUnknown(const boost::json::value& v, boost::json::object& out, const P
 // The same check without keeping the value.
 bool CheckUnknown(const boost::json::value& v, const Path& path, Errors& errors);
 
-// A property the lexicon does not declare, at `path` (the object holding it). Kept in `extra` so
-// it round-trips, but it is data all the same: its key must follow the data model's key rules,
-// a `$type` must be a non-empty string, and the value must pass CheckDataValue.
-bool CheckExtraProperty(std::string_view key, const boost::json::value& v, const Path& path,
-                        Errors& errors);
-
 // Containers. Nesting deeper than kMaxValidationDepth is refused rather than recursed into,
 // so validation stays within a bounded stack whatever value it is given.
 inline constexpr int kMaxValidationDepth = 256;

@@ -16,7 +16,6 @@ bool Parse(const boost::json::value& json, Main& out, const ::atipay::lex::Path&
     if (key == "image") {
       fields[0] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }

@@ -68,7 +68,6 @@ bool Parse(const boost::json::value& json, Kinds& out, const ::atipay::lex::Path
     } else if (key == "flavour") {
       fields[17] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }
@@ -199,7 +198,6 @@ bool Parse(const boost::json::value& json, KindsPair& out, const ::atipay::lex::
     } else if (key == "b") {
       fields[1] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }

@@ -26,7 +26,6 @@ bool Parse(const boost::json::value& json, Main& out, const ::atipay::lex::Path&
     } else if (key == "open") {
       fields[2] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }

@@ -31,7 +31,6 @@ bool Parse(const boost::json::value& json, Main& out, const ::atipay::lex::Path&
     } else if (key == "extra") {
       fields[5] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }

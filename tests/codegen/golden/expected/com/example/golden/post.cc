@@ -28,7 +28,6 @@ bool Parse(const boost::json::value& json, Image& out, const ::atipay::lex::Path
     } else if (key == "image") {
       fields[1] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }
@@ -77,9 +76,8 @@ bool ParseRecordBody(const boost::json::value& json, Record& out, const ::atipay
       fields[3] = &member.value();
     } else if (key == "replies") {
       fields[4] = &member.value();
-    } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
-      if (key != "$type") out.extra.emplace(key, member.value());
+    } else if (key != "$type") {
+      out.extra.emplace(key, member.value());
     }
   }
   // text

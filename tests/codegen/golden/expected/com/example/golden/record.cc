@@ -20,7 +20,6 @@ bool Parse(const boost::json::value& json, Record_2& out, const ::atipay::lex::P
     if (key == "note") {
       fields[0] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }
@@ -54,9 +53,8 @@ bool ParseRecordBody(const boost::json::value& json, Record& out, const ::atipay
     const std::string_view key = member.key();
     if (key == "inner") {
       fields[0] = &member.value();
-    } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
-      if (key != "$type") out.extra.emplace(key, member.value());
+    } else if (key != "$type") {
+      out.extra.emplace(key, member.value());
     }
   }
   // inner

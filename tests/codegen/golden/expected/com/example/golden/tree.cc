@@ -22,7 +22,6 @@ bool Parse(const boost::json::value& json, Leaf& out, const ::atipay::lex::Path&
     if (key == "value") {
       fields[0] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }
@@ -56,7 +55,6 @@ bool Parse(const boost::json::value& json, Node& out, const ::atipay::lex::Path&
     } else if (key == "sibling") {
       fields[3] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }

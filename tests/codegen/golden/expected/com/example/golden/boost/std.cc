@@ -28,7 +28,6 @@ bool Parse(const boost::json::value& json, Main& out, const ::atipay::lex::Path&
     } else if (key == "data") {
       fields[3] = &member.value();
     } else {
-      if (!::atipay::lex::CheckExtraProperty(key, member.value(), path, errors)) return false;
       out.extra.emplace(key, member.value());
     }
   }
