@@ -52,7 +52,6 @@ class StopSignals {
   void Listen() {
     signals_.async_wait([this](const boost::system::error_code& ec, int) {
       if (ec) return;
-      std::function<void()> stop;
       {
         std::lock_guard lock(mu_);
         if (received_) {
@@ -60,10 +59,11 @@ class StopSignals {
           std::_Exit(1);
         }
         received_ = true;
-        stop = stop_;
+        xrpc::LogEvent("info", "shutting down: draining in-flight requests");
+        // Called under the lock, so that OnFirst({}) waits for the call to return: the server
+        // it stops may be destroyed as soon as it has (a race ThreadSanitizer saw).
+        if (stop_) stop_();
       }
-      xrpc::LogEvent("info", "shutting down: draining in-flight requests");
-      if (stop) stop();
       Listen();
     });
   }
