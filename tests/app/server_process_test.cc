@@ -496,6 +496,8 @@ class HeldUpCommit : public ::testing::Test {
     server_.emplace(flags);
     ASSERT_TRUE(server_->WaitFor("listening on")) << server_->err();
     ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &lock_, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    // The server's first sweep may hold the lock for a moment just after it starts listening.
+    sqlite3_busy_timeout(lock_, 10000);
     ASSERT_EQ(sqlite3_exec(lock_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
   }
   void TearDown() override {
