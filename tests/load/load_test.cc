@@ -304,6 +304,11 @@ class LoadTest : public ::testing::Test {
  protected:
   LoadTest() { std::filesystem::create_directories(dir_ / "dids"); }
   std::string DidDir() const { return (dir_ / "dids").string(); }
+  // atipay-load against `server`, its identities in DidDir(), with `args` after.
+  ToolRun ToolAgainst(const FakePaymentServer& server, const std::string& args) const {
+    return Tool("--url " + server.url() + " --aud " + server.did() + " --did-dir " + DidDir() +
+                " " + args);
+  }
 
   test_support::TempDir temp_{"atipay-load"};
   const std::filesystem::path dir_ = temp_.path();
@@ -311,8 +316,8 @@ class LoadTest : public ::testing::Test {
 
 TEST_F(LoadTest, FiftyClonesComplete) {
   FakePaymentServer server(Fake(DidDir()));
-  ToolRun run = Tool("--url " + server.url() + " --aud " + server.did() + " --did-dir " + DidDir() +
-                     " --identities 4 --connections 4 --clones 50 --items-per-cart 2"
+  ToolRun run = ToolAgainst(server,
+                     "--identities 4 --connections 4 --clones 50 --items-per-cart 2"
                      " --wait-cloneable 10s --verify-every 3 --json");
   ASSERT_EQ(run.status, 0) << run.out;
   std::cout << run.out;
@@ -333,9 +338,8 @@ TEST_F(LoadTest, FiftyClonesComplete) {
 
 TEST_F(LoadTest, DurationModeAndTable) {
   FakePaymentServer server(Fake(DidDir()));
-  ToolRun run =
-      Tool("--url " + server.url() + " --aud " + server.did() + " --did-dir " + DidDir() +
-           " --identities 2 --connections 3 --duration 300ms --items-per-cart 1 --tokens 30");
+  ToolRun run = ToolAgainst(
+      server, "--identities 2 --connections 3 --duration 300ms --items-per-cart 1 --tokens 30");
   ASSERT_EQ(run.status, 0) << run.out;
   std::cout << run.out;  // the table, for the log
   EXPECT_NE(run.out.find("clones complete"), std::string::npos) << run.out;
@@ -346,8 +350,8 @@ TEST_F(LoadTest, DurationModeAndTable) {
 
 TEST_F(LoadTest, BrokenClonesAreNotCounted) {
   FakePaymentServer server(Fake(DidDir(), std::chrono::milliseconds(300), 5));
-  ToolRun run = Tool("--url " + server.url() + " --aud " + server.did() + " --did-dir " + DidDir() +
-                     " --identities 2 --connections 2 --clones 20 --json");
+  ToolRun run = ToolAgainst(server,
+                     "--identities 2 --connections 2 --clones 20 --json");
   EXPECT_EQ(run.status, 4) << run.out;
   json::value out = json::parse(run.out);
   EXPECT_EQ(out.at("clones").at("complete").as_int64(), 16);
@@ -437,8 +441,8 @@ TEST_F(LoadTest, RefusedThreadsEndTheRunWithExitTwo) {
 // the tokens live would sign tokens that expire unused (3.6 million for ten minutes).
 TEST_F(LoadTest, PreSigningStopsAtWhatTheTokenLifetimeCanUse) {
   FakePaymentServer server(Fake(DidDir()));
-  ToolRun run = Tool("--url " + server.url() + " --aud " + server.did() + " --did-dir " + DidDir() +
-                     " --identities 1 --connections 1 --items-per-cart 1 --duration 6s"
+  ToolRun run = ToolAgainst(server,
+                     "--identities 1 --connections 1 --items-per-cart 1 --duration 6s"
                      " --token-lifetime 10s --json");
   ASSERT_EQ(run.status, 0) << run.out;
   json::value out = json::parse(run.out);
