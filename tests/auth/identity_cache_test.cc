@@ -60,13 +60,18 @@ TEST(IdentityCache, AFailedDidIsNotFetchedAgainUntilFailureTtl) {
   EXPECT_EQ(calls.load(), 4) << "Invalidate forgets the failure too";
 }
 
+// A cache of 16 places, one per shard, that does not refresh in the background.
+CacheOptions OnePlacePerShard() {
+  CacheOptions options;
+  options.max_entries = 16;
+  options.background_refresh = false;
+  return options;
+}
+
 TEST(IdentityCache, RememberedFailuresAreBoundedByMaxEntries) {
   std::atomic<int> calls{0};
   auth::ManualClock clock;
-  CacheOptions options;
-  options.max_entries = 16;  // one per shard
-  options.background_refresh = false;
-  IdentityResolver resolver(std::make_unique<NoSuchDid>(calls), options, clock);
+  IdentityResolver resolver(std::make_unique<NoSuchDid>(calls), OnePlacePerShard(), clock);
   for (int i = 0; i < 1000; ++i) resolver.ResolveKey("did:web:d" + std::to_string(i) + ".example", false);
   EXPECT_EQ(calls.load(), 1000);
   // At most one remembered per shard: asking all of them again fetches nearly all of them.
@@ -77,10 +82,7 @@ TEST(IdentityCache, RememberedFailuresAreBoundedByMaxEntries) {
 TEST(IdentityCache, FailuresWithoutAFetchAreNotRemembered) {
   std::atomic<int> calls{0};
   auth::ManualClock clock;
-  CacheOptions options;
-  options.max_entries = 16;  // one per shard
-  options.background_refresh = false;
-  IdentityResolver resolver(std::make_unique<NoSuchDid>(calls), options, clock);
+  IdentityResolver resolver(std::make_unique<NoSuchDid>(calls), OnePlacePerShard(), clock);
   resolver.ResolveKey(kDead, false);
   ASSERT_EQ(calls.load(), 1);
   // Tokens naming DIDs of a method we do not resolve, as many as they like, neither take
